@@ -1,0 +1,21 @@
+# tierwise: the two commands are `make dev` and `make test`.
+
+GO ?= go
+
+.PHONY: dev test check build
+
+## dev: run everything in one process (embedded Temporal, Web UI, PostgreSQL, worker, API)
+dev:
+	$(GO) run ./cmd/tierwise dev
+
+## test: formatting, vet and every test against real PostgreSQL and Temporal
+test: check
+	$(GO) test -count=1 -timeout 30m ./...
+
+check:
+	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
+	if [ -n "$$unformatted" ]; then echo "not gofmt-formatted:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+build:
+	$(GO) build -o bin/tierwise ./cmd/tierwise

@@ -1,0 +1,80 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/tierwise/tierwise/store"
+)
+
+// clickRoutes is the public click endpoint behind partners' tracking links.
+func (s *Server) clickRoutes(r chi.Router) {
+	r.Get("/click", s.click)
+}
+
+// partnerRoutes is the API partners call with their own key.
+func (s *Server) partnerRoutes(r chi.Router) {
+	r.Get("/partner/offers", s.partnerOffers)
+}
+
+// click records a click and redirects the visitor to the offer's
+// destination, or refuses a partner who may not run the offer with 403.
+func (s *Server) click(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var problems store.Problems
+	ids := map[string]int64{}
+	for _, name := range []string{"offer_id", "partner_id"} {
+		v := q.Get(name)
+		if v == "" {
+			continue // the store reports it missing
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			problems.Add(name, "must be a positive integer, got %q", v)
+		}
+		ids[name] = n
+	}
+	in := store.ClickInput{OfferID: ids["offer_id"], PartnerID: ids["partner_id"]}
+	for i := range in.Subs {
+		in.Subs[i] = q.Get("sub" + strconv.Itoa(i+1))
+	}
+	if err := problems.Err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	_, destination, err := s.store.RecordClick(r.Context(), in)
+	var refused *store.NotAllowedError
+	switch {
+	case errors.As(err, &refused):
+		var body errorBody
+		body.Error.Code = "forbidden"
+		body.Error.Message = refused.Error()
+		writeJSON(w, http.StatusForbidden, body)
+		return
+	case err != nil:
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, destination, http.StatusFound)
+}
+
+// partnerOffers lists the offers the calling partner may run with the payout
+// it gets for each event now.
+func (s *Server) partnerOffers(w http.ResponseWriter, r *http.Request) {
+	p, _, err := filters(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	offers, err := s.store.PartnerOffers(r.Context(), partnerID(r), time.Now(), storePage(p))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newList(offers, p, func(o store.PartnerOffer) int64 { return o.ID }))
+}

@@ -1,0 +1,379 @@
+package api
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/tierwise/tierwise/ingest"
+	"github.com/tierwise/tierwise/pricing"
+	"github.com/tierwise/tierwise/store"
+)
+
+// ingestRoutes are the advertisers' postback endpoints, authenticated by the
+// advertiser's postback token.
+func (s *Server) ingestRoutes(r chi.Router) {
+	r.Get("/postback", s.postback)
+	r.Post("/postback", s.postback)
+}
+
+// conversionRoutes are the admin routes of conversions, their lifecycle and
+// payout runs.
+func (s *Server) conversionRoutes(r chi.Router) {
+	r.Get("/conversions", s.listConversions)
+	r.Get("/conversions/export.csv", s.exportConversions)
+	r.Get("/conversions/{id}", s.getConversion)
+	r.Get("/conversions/{id}/explanation", s.explainConversion)
+	r.Patch("/conversions/{id}", s.patchConversion)
+	r.Post("/refunds", s.refund)
+	r.Post("/reversals", s.reversal)
+	r.Post("/payout-runs", s.createPayoutRun)
+}
+
+// postback accepts a conversion. Parameters come from the query string or a
+// form body; the token from ?token= or an Authorization bearer header.
+func (s *Server) postback(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.writeError(w, r, store.Invalid("body", "not a valid form: %v", err))
+		return
+	}
+	token := r.Form.Get("token")
+	if token == "" {
+		token = bearer(r)
+	}
+	res, err := s.ingester.Accept(r.Context(), token, r.Form)
+	if errors.Is(err, ingest.ErrBadToken) {
+		s.writeError(w, r, fmt.Errorf("token: %w", errUnauthorized))
+		return
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// conversionView is a conversion with its ledger lines.
+type conversionView struct {
+	store.Conversion
+	Lines []store.LedgerLine `json:"lines"`
+}
+
+func (s *Server) getConversion(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	v, err := s.conversionView(r, id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) conversionView(r *http.Request, id int64) (conversionView, error) {
+	c, err := s.store.Conversion(r.Context(), id)
+	if err != nil {
+		return conversionView{}, err
+	}
+	lines, err := s.store.Lines(r.Context(), id)
+	if err != nil {
+		return conversionView{}, err
+	}
+	return conversionView{Conversion: c, Lines: lines}, nil
+}
+
+// explanation answers "why did this partner get this amount?".
+type explanation struct {
+	ConversionID int64              `json:"conversion_id"`
+	Status       string             `json:"status"`
+	Payout       decimal.Decimal    `json:"payout"`
+	Revenue      decimal.Decimal    `json:"revenue"`
+	Priced       bool               `json:"priced"`
+	Note         string             `json:"note,omitempty"`
+	Pricing      *pricing.Record    `json:"pricing,omitempty"`
+	Lines        []store.LedgerLine `json:"lines"`
+}
+
+func (s *Server) explainConversion(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	v, err := s.conversionView(r, id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	e := explanation{ConversionID: id, Status: v.Status, Payout: v.Payout, Revenue: v.Revenue, Priced: v.PricedAt != nil, Lines: v.Lines}
+	switch {
+	case v.Pricing != nil:
+		e.Pricing = new(pricing.Record)
+		if err := json.Unmarshal(v.Pricing, e.Pricing); err != nil {
+			s.writeError(w, r, fmt.Errorf("decode pricing of conversion %d: %w", id, err))
+			return
+		}
+	case v.Status == store.StatusPending:
+		e.Note = "pending conversions are not priced until approved"
+	case v.Status == store.StatusRejected:
+		e.Note = "rejected conversions are never priced"
+	default:
+		e.Note = "accepted and waiting to be priced"
+	}
+	writeJSON(w, http.StatusOK, e)
+}
+
+type statusInput struct {
+	Status string `json:"status"`
+}
+
+// patchConversion changes a conversion's status. An approval prices the
+// conversion as a new arrival.
+func (s *Server) patchConversion(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var in statusInput
+	if err := decodeJSON(r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	c, signal, err := s.store.SetStatus(r.Context(), id, in.Status)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if signal {
+		s.ingester.Signal(r.Context(), c)
+	}
+	writeJSON(w, http.StatusOK, c)
+}
+
+// target names one conversion: by id, or by transaction id + event.
+type target struct {
+	ConversionID  int64  `json:"conversion_id"`
+	TransactionID string `json:"transaction_id"`
+	Event         string `json:"event"`
+}
+
+func (s *Server) resolve(r *http.Request, t target) (int64, error) {
+	switch {
+	case t.ConversionID != 0 && t.TransactionID != "":
+		return 0, store.Invalid("conversion_id", "give conversion_id or transaction_id, not both")
+	case t.ConversionID != 0:
+		return t.ConversionID, nil
+	case t.TransactionID != "":
+		c, err := s.store.ConversionByTransaction(r.Context(), t.TransactionID, t.Event)
+		return c.ID, err
+	default:
+		return 0, store.Invalid("conversion_id", "conversion_id, or transaction_id and event, is required")
+	}
+}
+
+type refundInput struct {
+	target
+	store.RefundInput
+}
+
+// refund records a partial refund; the conversion is re-priced under its
+// original decisions and the difference written as new lines.
+func (s *Server) refund(w http.ResponseWriter, r *http.Request) {
+	var in refundInput
+	if err := decodeJSON(r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	id, err := s.resolve(r, in.target)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	_, refund, err := s.store.RefundConversion(r.Context(), id, in.RefundInput, reprice)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	v, err := s.conversionView(r, id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"refund": refund, "conversion": v})
+}
+
+// reprice re-prices a conversion from its pricing record.
+func reprice(c store.Conversion, sale, revenue decimal.Decimal) (decimal.Decimal, decimal.Decimal, error) {
+	var rec pricing.Record
+	if err := json.Unmarshal(c.Pricing, &rec); err != nil {
+		return decimal.Zero, decimal.Zero, fmt.Errorf("decode pricing of conversion %d: %w", c.ID, err)
+	}
+	res, err := pricing.Reprice(rec, sale, revenue)
+	if err != nil {
+		return decimal.Zero, decimal.Zero, err
+	}
+	return res.Payout, res.Revenue, nil
+}
+
+type reversalInput struct {
+	target
+	Note string `json:"note"`
+}
+
+// reversal reverses every line of one conversion.
+func (s *Server) reversal(w http.ResponseWriter, r *http.Request) {
+	var in reversalInput
+	if err := decodeJSON(r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	id, err := s.resolve(r, in.target)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if _, err := s.store.ReverseConversion(r.Context(), id, in.Note); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	v, err := s.conversionView(r, id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+type payoutRunInput struct {
+	PartnerID *int64 `json:"partner_id"`
+	Cutoff    string `json:"cutoff"`
+}
+
+// createPayoutRun marks paid the unpaid payout lines up to a day.
+func (s *Server) createPayoutRun(w http.ResponseWriter, r *http.Request) {
+	var in payoutRunInput
+	if err := decodeJSON(r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	run, err := s.store.CreatePayoutRun(r.Context(), in.PartnerID, in.Cutoff)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, run)
+}
+
+// conversionFilter reads the report's filters from the query string. Dates
+// are days in the network's time zone (to is inclusive) or RFC 3339 instants.
+func (s *Server) conversionFilter(r *http.Request) (store.ConversionFilter, error) {
+	q := r.URL.Query()
+	var p store.Problems
+	f := store.ConversionFilter{Status: q.Get("status"), UserID: q.Get("user_id")}
+	pg, err := parsePage(r)
+	if err != nil {
+		return f, err
+	}
+	f.After, f.Limit = pg.After, pg.Limit
+	loc, err := s.store.NetworkTimeZone(r.Context())
+	if err != nil {
+		return f, err
+	}
+	parseTime := func(field string, endOfDay bool) time.Time {
+		v := q.Get(field)
+		if v == "" {
+			return time.Time{}
+		}
+		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			return t
+		}
+		d, err := time.ParseInLocation(time.DateOnly, v, loc)
+		if err != nil {
+			p.Add(field, "must be a date YYYY-MM-DD or an RFC 3339 time")
+			return time.Time{}
+		}
+		if endOfDay {
+			return d.AddDate(0, 0, 1)
+		}
+		return d
+	}
+	f.From, f.To = parseTime("from", false), parseTime("to", true)
+	ids := map[string]*int64{"partner_id": &f.PartnerID, "offer_id": &f.OfferID, "advertiser_id": &f.AdvertiserID, "tier_id": &f.TierID}
+	for field, dst := range ids {
+		if v := q.Get(field); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n <= 0 {
+				p.Add(field, "must be a positive integer")
+			}
+			*dst = n
+		}
+	}
+	switch f.Status {
+	case "", store.StatusPending, store.StatusApproved, store.StatusRejected:
+	default:
+		p.Add("status", "must be pending, approved or rejected")
+	}
+	return f, p.Err()
+}
+
+func (s *Server) listConversions(w http.ResponseWriter, r *http.Request) {
+	f, err := s.conversionFilter(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	limit := f.Limit
+	f.Limit++
+	cs, err := s.store.ListConversions(r.Context(), f)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newList(cs, page{Limit: limit}, func(c store.Conversion) int64 { return c.ID }))
+}
+
+var csvHeader = []string{"id", "occurred_at", "advertiser_id", "offer_id", "partner_id", "event", "user_id",
+	"transaction_id", "order_id", "status", "currency", "sale_amount", "payout", "revenue", "reversed"}
+
+// exportConversions streams the whole filtered report as CSV, page by page.
+func (s *Server) exportConversions(w http.ResponseWriter, r *http.Request) {
+	f, err := s.conversionFilter(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	f.Limit = 1000
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="conversions.csv"`)
+	cw := csv.NewWriter(w)
+	_ = cw.Write(csvHeader)
+	for {
+		cs, err := s.store.ListConversions(r.Context(), f)
+		if err != nil {
+			// The header is sent: all that is left is to end the body short.
+			s.logger.ErrorContext(r.Context(), "export conversions", "error", err)
+			return
+		}
+		for _, c := range cs {
+			_ = cw.Write([]string{strconv.FormatInt(c.ID, 10), c.OccurredAt.Format(time.RFC3339), strconv.FormatInt(c.AdvertiserID, 10),
+				strconv.FormatInt(c.OfferID, 10), strconv.FormatInt(c.PartnerID, 10), c.Event, c.UserID, c.TransactionID, c.OrderID,
+				c.Status, c.Currency, c.SaleAmount.String(), c.Payout.String(), c.Revenue.String(), strconv.FormatBool(c.ReversedAt != nil)})
+		}
+		if len(cs) < f.Limit {
+			break
+		}
+		f.After = cs[len(cs)-1].ID
+	}
+	cw.Flush()
+}

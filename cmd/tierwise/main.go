@@ -1,0 +1,112 @@
+// Command tierwise is the payout engine's single binary: the embedded dev
+// stack, the HTTP API, the Temporal worker and the migrator.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+const usage = `tierwise: a payout engine for affiliate networks.
+
+Usage:
+  tierwise <command> [flags]
+
+Commands:
+  dev       run everything in one process (embedded Temporal, Web UI, PostgreSQL, worker, API)
+  serve     run the HTTP API against external PostgreSQL and Temporal
+  worker    run the Temporal worker against external PostgreSQL and Temporal
+  migrate   apply the database migrations ("migrate version" shows the schema version)
+
+Run "tierwise <command> --help" for a command's flags and environment variables.
+`
+
+type command struct {
+	name  string
+	run   func(ctx context.Context, args []string, stdout io.Writer) error
+	usage string
+}
+
+var commands = []command{
+	{"dev", runDev, devUsage},
+	{"serve", runServe, serveUsage},
+	{"worker", runWorker, workerUsage},
+	{"migrate", runMigrate, migrateUsage},
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, usage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands {
+		if c.name != args[0] {
+			continue
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
+		err := c.run(ctx, args[1:], stdout)
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "tierwise %s: %v\n", c.name, err)
+			return 1
+		}
+		return 0
+	}
+	fmt.Fprintf(stderr, "tierwise: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+// newFlagSet returns a flag set whose --help prints the command's usage text.
+func newFlagSet(name, text string, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.Usage = func() {
+		fmt.Fprint(out, text)
+		fmt.Fprintln(out, "\nFlags:")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// env returns the environment variable key, or def when it is unset.
+func env(key, def string) string {
+	if v, ok := os.LookupEnv(key); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+// newLogger builds the structured logger from LOG_LEVEL and LOG_FORMAT.
+func newLogger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(env("LOG_LEVEL", "info"))); err != nil {
+		return nil, fmt.Errorf("LOG_LEVEL: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch f := strings.ToLower(env("LOG_FORMAT", "json")); f {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	default:
+		return nil, fmt.Errorf("LOG_FORMAT: %q is neither json nor text", f)
+	}
+}

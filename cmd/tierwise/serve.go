@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+
+	"github.com/tierwise/tierwise/api"
+	"github.com/tierwise/tierwise/worker"
+)
+
+const connectionEnv = `  DATABASE_URL        PostgreSQL connection string (required)
+  TEMPORAL_ADDRESS    Temporal frontend host:port (default localhost:7233)
+  TEMPORAL_NAMESPACE  Temporal namespace (default "default")
+  LOG_LEVEL           debug, info, warn or error (default info)
+  LOG_FORMAT          json or text (default json)
+`
+
+const serveUsage = `Usage: tierwise serve
+
+Serves the HTTP API. Stateless: run as many as the load needs.
+
+Environment:
+  LISTEN_ADDR         listen address (default :8080)
+  TIERWISE_ADMIN_KEY  admin API key(s), comma-separated, accepted as
+                      "Authorization: Bearer <key>" (required)
+` + connectionEnv
+
+const workerUsage = `Usage: tierwise worker
+
+Runs the Temporal worker: customer and commission-cycle workflows and their
+activities. Stateless: run as many as the load needs.
+
+Environment:
+` + connectionEnv
+
+// connections are the external PostgreSQL and Temporal of serve and worker.
+type connections struct {
+	logger   *slog.Logger
+	pool     *pgxpool.Pool
+	temporal client.Client
+}
+
+func connect(ctx context.Context) (*connections, error) {
+	logger, err := newLogger(os.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	url := env("DATABASE_URL", "")
+	if url == "" {
+		return nil, errors.New("DATABASE_URL is required")
+	}
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	tc, err := client.DialContext(ctx, client.Options{
+		HostPort:  env("TEMPORAL_ADDRESS", "localhost:7233"),
+		Namespace: env("TEMPORAL_NAMESPACE", "default"),
+		Logger:    sdklog.NewStructuredLogger(logger),
+	})
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to Temporal at TEMPORAL_ADDRESS: %w", err)
+	}
+	return &connections{logger: logger, pool: pool, temporal: tc}, nil
+}
+
+func (c *connections) close() {
+	c.temporal.Close()
+	c.pool.Close()
+}
+
+func runServe(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlagSet("serve", serveUsage, stdout)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	adminKeys := splitKeys(env("TIERWISE_ADMIN_KEY", ""))
+	if len(adminKeys) == 0 {
+		return errors.New("TIERWISE_ADMIN_KEY is required")
+	}
+	conns, err := connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer conns.close()
+	srv := &http.Server{
+		Addr: env("LISTEN_ADDR", ":8080"),
+		Handler: api.NewServer(api.Config{
+			Pool: conns.pool, Temporal: conns.temporal, AdminKeys: adminKeys, Logger: conns.logger,
+		}).Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	conns.logger.Info("serving the API", "addr", srv.Addr)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("LISTEN_ADDR %s: %w", srv.Addr, err)
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}
+
+func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlagSet("worker", workerUsage, stdout)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	conns, err := connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer conns.close()
+	if err := worker.EnsureSearchAttributes(ctx, conns.temporal, env("TEMPORAL_NAMESPACE", "default")); err != nil {
+		return err
+	}
+	w := worker.New(conns.temporal, worker.Config{Pool: conns.pool, Logger: conns.logger})
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	conns.logger.Info("worker started", "task_queue", worker.TaskQueue)
+	<-ctx.Done()
+	w.Stop()
+	return nil
+}
+
+// splitKeys splits a comma-separated list of keys.
+func splitKeys(v string) []string {
+	var keys []string
+	for _, k := range strings.Split(v, ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}

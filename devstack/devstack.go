@@ -1,0 +1,243 @@
+// Package devstack runs all of tierwise in one process for development: an
+// embedded Temporal server on SQLite, the Temporal Web UI, a throwaway
+// PostgreSQL cluster (unless a database URL is given), the migrations, the
+// worker and the HTTP API. Everything persists under one data directory, so a
+// second start finds the workflows and the data of the first.
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+
+	"github.com/tierwise/tierwise/api"
+	"github.com/tierwise/tierwise/migrations"
+	"github.com/tierwise/tierwise/pgcluster"
+	"github.com/tierwise/tierwise/store"
+	"github.com/tierwise/tierwise/worker"
+)
+
+// Config configures a dev stack. Zero ports pick free ones.
+type Config struct {
+	DataDir      string // default ./.tierwise
+	DatabaseURL  string // empty: a throwaway cluster in DataDir/postgres
+	APIAddr      string // host:port of the HTTP API
+	TemporalPort int
+	UIPort       int
+	AdminKeys    []string     // empty: one generated and kept in DataDir/admin-key
+	Namespace    string       // default "default"
+	Logger       *slog.Logger // the application's structured log
+	Progress     io.Writer    // human-readable start-up lines; nil discards
+}
+
+// Stack is a running dev stack.
+type Stack struct {
+	cfg      Config
+	pg       *pgcluster.Cluster
+	temporal *Temporal
+	ui       *UI
+	pool     *pgxpool.Pool
+	client   client.Client
+	worker   *worker.Worker
+	http     *http.Server
+	apiURL   string
+	httpDone chan error
+	adminKey string
+
+	DatabaseURL string
+}
+
+// Start starts every part and returns once the API serves. On error, what
+// was started is stopped again.
+func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
+	if cfg.DataDir == "" {
+		cfg.DataDir = ".tierwise"
+	}
+	if cfg.Namespace == "" {
+		cfg.Namespace = "default"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Progress == nil {
+		cfg.Progress = io.Discard
+	}
+	if cfg.DataDir, err = filepath.Abs(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	s := &Stack{cfg: cfg, DatabaseURL: cfg.DatabaseURL}
+	defer func() {
+		if err != nil {
+			s.Stop()
+		}
+	}()
+	start := time.Now()
+	step := func(format string, args ...any) {
+		fmt.Fprintf(cfg.Progress, "  %-34s %5.1fs\n", fmt.Sprintf(format, args...), time.Since(start).Seconds())
+	}
+
+	if s.DatabaseURL == "" {
+		s.pg, err = pgcluster.Start(ctx, pgcluster.Config{
+			Dir:     filepath.Join(cfg.DataDir, "postgres"),
+			Durable: true,
+			LogFile: filepath.Join(cfg.DataDir, "postgres.log"),
+			Logger:  cfg.Logger,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("start PostgreSQL: %w", err)
+		}
+		s.DatabaseURL = s.pg.URL("postgres")
+		step("PostgreSQL on port %d", s.pg.Port())
+	}
+	version, err := migrations.Up(s.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	step("schema at version %d", version)
+
+	s.temporal, err = StartTemporal(ctx, TemporalConfig{
+		DatabaseFile: filepath.Join(cfg.DataDir, "temporal.db"),
+		Port:         cfg.TemporalPort,
+		Namespace:    cfg.Namespace,
+		LogFile:      filepath.Join(cfg.DataDir, "temporal.log"),
+		Logger:       cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	step("Temporal server at %s", s.temporal.Address())
+
+	s.client, err = client.DialContext(ctx, client.Options{
+		HostPort:  s.temporal.Address(),
+		Namespace: cfg.Namespace,
+		Logger:    sdklog.NewStructuredLogger(cfg.Logger),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connect to Temporal: %w", err)
+	}
+	if err := worker.EnsureSearchAttributes(ctx, s.client, cfg.Namespace); err != nil {
+		return nil, err
+	}
+
+	s.ui, err = StartUI(ctx, s.temporal.Address(), cfg.Namespace, cfg.UIPort)
+	if err != nil {
+		return nil, err
+	}
+	step("Temporal Web UI")
+
+	if s.pool, err = pgxpool.New(ctx, s.DatabaseURL); err != nil {
+		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
+	}
+	s.worker = worker.New(s.client, worker.Config{Pool: s.pool, Logger: cfg.Logger})
+	if err := s.worker.Start(); err != nil {
+		s.worker = nil
+		return nil, fmt.Errorf("start worker: %w", err)
+	}
+	step("worker on task queue %q", worker.TaskQueue)
+
+	l, err := net.Listen("tcp", cfg.APIAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen for the API on %s: %w", cfg.APIAddr, err)
+	}
+	s.apiURL = "http://" + l.Addr().String()
+	if len(cfg.AdminKeys) == 0 {
+		key, err := adminKey(filepath.Join(cfg.DataDir, "admin-key"))
+		if err != nil {
+			return nil, err
+		}
+		cfg.AdminKeys = []string{key}
+	}
+	s.adminKey = cfg.AdminKeys[0]
+	handler := api.NewServer(api.Config{Pool: s.pool, Temporal: s.client, AdminKeys: cfg.AdminKeys, Logger: cfg.Logger}).Handler()
+	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	s.httpDone = make(chan error, 1)
+	go func() { s.httpDone <- s.http.Serve(l) }()
+	step("HTTP API")
+	return s, nil
+}
+
+// AdminKey is an admin API key of the stack.
+func (s *Stack) AdminKey() string { return s.adminKey }
+
+// adminKey reads the dev stack's admin key, creating it at the first start.
+func adminKey(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read admin key: %w", err)
+	}
+	key := store.NewSecret("tw_admin_")
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write admin key: %w", err)
+	}
+	return key, nil
+}
+
+// APIURL is the HTTP API's base URL.
+func (s *Stack) APIURL() string { return s.apiURL }
+
+// UIURL is the Temporal Web UI's base URL.
+func (s *Stack) UIURL() string { return s.ui.URL() }
+
+// TemporalAddress is the Temporal frontend's host:port.
+func (s *Stack) TemporalAddress() string { return s.temporal.Address() }
+
+// Client is the stack's Temporal client.
+func (s *Stack) Client() client.Client { return s.client }
+
+// Postgres is the throwaway cluster, nil when a database URL was given.
+func (s *Stack) Postgres() *pgcluster.Cluster { return s.pg }
+
+// Stop stops every part that was started, the newest first.
+func (s *Stack) Stop() {
+	if s.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := s.http.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.cfg.Logger.Warn("stop HTTP API", "error", err)
+		}
+		cancel()
+		s.http = nil
+	}
+	if s.worker != nil {
+		s.worker.Stop()
+		s.worker = nil
+	}
+	if s.client != nil {
+		s.client.Close()
+		s.client = nil
+	}
+	if s.pool != nil {
+		s.pool.Close()
+		s.pool = nil
+	}
+	if s.ui != nil {
+		s.ui.Stop()
+		s.ui = nil
+	}
+	if s.temporal != nil {
+		s.temporal.Stop()
+		s.temporal = nil
+	}
+	if s.pg != nil {
+		if err := s.pg.Stop(); err != nil {
+			s.cfg.Logger.Warn("stop PostgreSQL", "error", err)
+		}
+	}
+}

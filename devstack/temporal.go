@@ -1,0 +1,249 @@
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/server/common/authorization"
+	"go.temporal.io/server/common/cluster"
+	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/dynamicconfig"
+	"go.temporal.io/server/common/log"
+	"go.temporal.io/server/common/metrics"
+	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
+	sqliteschema "go.temporal.io/server/schema/sqlite"
+	"go.temporal.io/server/temporal"
+)
+
+const clusterName = "active"
+
+// TemporalConfig configures an embedded Temporal server.
+type TemporalConfig struct {
+	// DatabaseFile is the SQLite file the server persists to. It is created,
+	// with its schema, when it does not exist; otherwise the server resumes
+	// from it.
+	DatabaseFile string
+	// Port is the frontend gRPC port on 127.0.0.1; 0 picks a free one.
+	Port int
+	// Namespace is registered at start when missing.
+	Namespace string
+	// LogFile receives the server's own log (warnings and errors); empty
+	// discards it.
+	LogFile string
+	Logger  *slog.Logger
+}
+
+// Temporal is a running embedded Temporal server.
+type Temporal struct {
+	server  temporal.Server
+	address string
+}
+
+// StartTemporal starts a Temporal server on SQLite in this process and waits
+// until its frontend answers.
+func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
+	if cfg.DatabaseFile == "" {
+		return nil, errors.New("temporal: DatabaseFile is required")
+	}
+	if cfg.Namespace == "" {
+		cfg.Namespace = "default"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+
+	ports, err := freePorts(5)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Port != 0 {
+		ports[0] = cfg.Port
+	}
+	address := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
+
+	sqlConfig := &config.SQL{
+		PluginName:   sqliteplugin.PluginName,
+		DatabaseName: cfg.DatabaseFile,
+		ConnectAttributes: map[string]string{
+			"mode":          "rwc",
+			"_journal_mode": "wal",
+			"_synchronous":  "normal",
+		},
+	}
+	if _, err := os.Stat(cfg.DatabaseFile); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(filepath.Dir(cfg.DatabaseFile), 0o755); err != nil {
+			return nil, fmt.Errorf("temporal: create data directory: %w", err)
+		}
+		if err := sqliteschema.SetupSchema(sqlConfig); err != nil {
+			return nil, fmt.Errorf("temporal: set up SQLite schema: %w", err)
+		}
+	}
+	// Search attributes are added later through the operator API, where the
+	// server validates them, so the namespace is created without them.
+	ns, err := sqliteschema.NewNamespaceConfig(clusterName, cfg.Namespace, false, nil)
+	if err != nil {
+		return nil, fmt.Errorf("temporal: namespace config: %w", err)
+	}
+	if err := sqliteschema.CreateNamespaces(sqlConfig, ns); err != nil {
+		return nil, fmt.Errorf("temporal: create namespace %q: %w", cfg.Namespace, err)
+	}
+
+	t := &Temporal{address: address}
+	var logger log.Logger = log.NewNoopLogger()
+	if cfg.LogFile != "" {
+		logger = log.NewZapLogger(log.BuildZapLogger(log.Config{Level: "warn", OutputFile: cfg.LogFile}))
+	}
+
+	serverConfig := &config.Config{
+		Global: config.Global{
+			Membership: config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: "127.0.0.1"},
+		},
+		Persistence: config.Persistence{
+			DefaultStore:     sqliteplugin.PluginName,
+			VisibilityStore:  sqliteplugin.PluginName,
+			NumHistoryShards: 1,
+			DataStores:       map[string]config.DataStore{sqliteplugin.PluginName: {SQL: sqlConfig}},
+		},
+		ClusterMetadata: &cluster.Config{
+			EnableGlobalNamespace:    false,
+			FailoverVersionIncrement: 10,
+			MasterClusterName:        clusterName,
+			CurrentClusterName:       clusterName,
+			ClusterInformation: map[string]cluster.ClusterInformation{
+				clusterName: {Enabled: true, InitialFailoverVersion: 1, RPCAddress: address},
+			},
+		},
+		DCRedirectionPolicy: config.DCRedirectionPolicy{Policy: "noop"},
+		Services: map[string]config.Service{
+			"frontend": service(ports[0], ports[1]),
+			"history":  service(0, ports[2]),
+			"matching": service(0, ports[3]),
+			"worker":   service(0, ports[4]),
+		},
+		Archival: config.Archival{
+			History:    config.HistoryArchival{State: "disabled"},
+			Visibility: config.VisibilityArchival{State: "disabled"},
+		},
+		PublicClient: config.PublicClient{HostPort: address},
+		NamespaceDefaults: config.NamespaceDefaults{
+			Archival: config.ArchivalNamespaceDefaults{
+				History:    config.HistoryArchivalNamespaceDefaults{State: "disabled"},
+				Visibility: config.VisibilityArchivalNamespaceDefaults{State: "disabled"},
+			},
+		},
+	}
+	// Internal services get free ports of their own.
+	for name, svc := range serverConfig.Services {
+		if svc.RPC.GRPCPort == 0 {
+			p, err := freePorts(1)
+			if err != nil {
+				return nil, err
+			}
+			svc.RPC.GRPCPort = p[0]
+			serverConfig.Services[name] = svc
+		}
+	}
+
+	authorizer, err := authorization.GetAuthorizerFromConfig(&serverConfig.Global.Authorization)
+	if err != nil {
+		return nil, fmt.Errorf("temporal: authorizer: %w", err)
+	}
+	claimMapper, err := authorization.GetClaimMapperFromConfig(&serverConfig.Global.Authorization, logger)
+	if err != nil {
+		return nil, fmt.Errorf("temporal: claim mapper: %w", err)
+	}
+
+	dynamic := dynamicconfig.StaticClient{
+		// A search attribute added at start is usable at once.
+		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
+		// Entity workflows of busy customers take many signals.
+		dynamicconfig.FrontendMaxNamespaceRPSPerInstance.Key(): 10000,
+	}
+
+	server, err := temporal.NewServer(
+		temporal.WithConfig(serverConfig),
+		temporal.ForServices(temporal.DefaultServices),
+		temporal.WithLogger(logger),
+		temporal.WithAuthorizer(authorizer),
+		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
+		temporal.WithDynamicConfigClient(dynamic),
+		temporal.WithCustomMetricsHandler(metrics.NoopMetricsHandler),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("temporal: new server: %w", err)
+	}
+	if err := server.Start(); err != nil {
+		return nil, fmt.Errorf("temporal: start server: %w", err)
+	}
+	t.server = server
+
+	if err := t.ready(ctx); err != nil {
+		t.Stop()
+		return nil, err
+	}
+	return t, nil
+}
+
+// Address is the frontend's host:port.
+func (t *Temporal) Address() string { return t.address }
+
+// Port is the frontend's port.
+func (t *Temporal) Port() int {
+	_, p, _ := net.SplitHostPort(t.address)
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+// Stop stops the server. It is safe to call more than once.
+func (t *Temporal) Stop() {
+	if t.server != nil {
+		_ = t.server.Stop()
+		t.server = nil
+	}
+}
+
+// ready waits until the frontend answers.
+func (t *Temporal) ready(ctx context.Context) error {
+	c, err := client.DialContext(ctx, client.Options{HostPort: t.address, Logger: quietSDKLogger()})
+	if err != nil {
+		return fmt.Errorf("temporal: dial frontend: %w", err)
+	}
+	c.Close()
+	return nil
+}
+
+func service(grpcPort, membershipPort int) config.Service {
+	return config.Service{RPC: config.RPC{
+		GRPCPort:        grpcPort,
+		MembershipPort:  membershipPort,
+		BindOnLocalHost: true,
+	}}
+}
+
+// freePorts asks the kernel for n distinct free ports on loopback.
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	var listeners []net.Listener
+	defer func() {
+		for _, l := range listeners {
+			_ = l.Close()
+		}
+	}()
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("find a free port: %w", err)
+		}
+		listeners = append(listeners, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}

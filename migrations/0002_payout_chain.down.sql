@@ -1,0 +1,18 @@
+DROP TABLE data_points;
+DROP TABLE refunds;
+DROP TRIGGER ledger_lines_immutable ON ledger_lines;
+DROP TABLE ledger_lines;
+DROP FUNCTION ledger_lines_immutable();
+DROP TABLE payout_runs;
+DROP TABLE conversions;
+DROP TABLE clicks;
+DROP TABLE custom_payouts;
+DROP TABLE offer_approvals;
+ALTER TABLE api_keys DROP CONSTRAINT api_keys_partner_id_fkey;
+DROP TABLE partners;
+DROP TABLE tier_offers;
+DROP TABLE partner_tiers;
+DROP TABLE offer_events;
+DROP TABLE offers;
+DROP TABLE advertisers;
+DROP TABLE api_keys;

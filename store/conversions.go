@@ -1,0 +1,195 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+)
+
+// Conversion statuses.
+const (
+	StatusPending  = "pending"
+	StatusApproved = "approved"
+	StatusRejected = "rejected"
+)
+
+// Conversion is one accepted postback: a base conversion or a named event.
+type Conversion struct {
+	ID              int64               `json:"id"`
+	AdvertiserID    int64               `json:"advertiser_id"`
+	OfferID         int64               `json:"offer_id"`
+	PartnerID       int64               `json:"partner_id"`
+	Event           string              `json:"event"`
+	UserID          string              `json:"user_id,omitempty"`
+	TransactionID   string              `json:"transaction_id,omitempty"`
+	OrderID         string              `json:"order_id,omitempty"`
+	Currency        string              `json:"currency"`
+	SaleAmount      decimal.Decimal     `json:"sale_amount"`
+	PostbackRevenue decimal.NullDecimal `json:"postback_revenue"`
+	Status          string              `json:"status"`
+	OccurredAt      time.Time           `json:"occurred_at"`
+	ReceivedAt      time.Time           `json:"received_at"`
+	Adv             []string            `json:"adv"`
+	Data            map[string]any      `json:"data"`
+	WorkflowID      string              `json:"workflow_id"`
+	SignalledAt     *time.Time          `json:"signalled_at,omitempty"`
+	PricedAt        *time.Time          `json:"priced_at,omitempty"`
+	ReversedAt      *time.Time          `json:"reversed_at,omitempty"`
+	Payout          decimal.Decimal     `json:"payout"`
+	Revenue         decimal.Decimal     `json:"revenue"`
+	Pricing         json.RawMessage     `json:"-"`
+}
+
+// Anonymous reports whether the conversion has no customer (no user_id).
+func (c Conversion) Anonymous() bool { return c.UserID == "" }
+
+const conversionColumns = `id, advertiser_id, offer_id, partner_id, event, coalesce(user_id, ''),
+	coalesce(transaction_id, ''), coalesce(order_id, ''), currency, sale_amount, postback_revenue,
+	status, occurred_at, received_at, adv, data, workflow_id, signalled_at, priced_at, reversed_at,
+	payout, revenue, pricing`
+
+func scanConversion(row pgx.Row) (Conversion, error) {
+	var c Conversion
+	err := row.Scan(&c.ID, &c.AdvertiserID, &c.OfferID, &c.PartnerID, &c.Event, &c.UserID,
+		&c.TransactionID, &c.OrderID, &c.Currency, &c.SaleAmount, &c.PostbackRevenue,
+		&c.Status, &c.OccurredAt, &c.ReceivedAt, &c.Adv, &c.Data, &c.WorkflowID, &c.SignalledAt, &c.PricedAt, &c.ReversedAt,
+		&c.Payout, &c.Revenue, &c.Pricing)
+	c.OccurredAt, c.ReceivedAt = c.OccurredAt.UTC(), c.ReceivedAt.UTC()
+	return c, err
+}
+
+// NewConversion is a validated postback, ready to store.
+type NewConversion struct {
+	AdvertiserID    int64
+	OfferID         int64
+	PartnerID       int64
+	Event           string
+	UserID          string
+	TransactionID   string
+	OrderID         string
+	DedupeKey       string
+	Currency        string
+	SaleAmount      decimal.Decimal
+	PostbackRevenue decimal.NullDecimal
+	Status          string
+	OccurredAt      time.Time
+	Adv             []string
+	Data            map[string]any
+	WorkflowID      string
+}
+
+func nullIfEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// InsertConversion stores a conversion unless one with the same dedupe key
+// exists; then it returns that one and duplicate = true. Concurrent inserts of
+// one key store exactly one row.
+func (s *Store) InsertConversion(ctx context.Context, n NewConversion) (c Conversion, duplicate bool, err error) {
+	if n.Adv == nil {
+		n.Adv = []string{}
+	}
+	if n.Data == nil {
+		n.Data = map[string]any{}
+	}
+	c, err = scanConversion(s.pool.QueryRow(ctx, `
+		INSERT INTO conversions (advertiser_id, offer_id, partner_id, event, user_id, transaction_id, order_id,
+			dedupe_key, currency, sale_amount, postback_revenue, status, occurred_at, adv, data, workflow_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+		ON CONFLICT (dedupe_key) DO NOTHING
+		RETURNING `+conversionColumns,
+		n.AdvertiserID, n.OfferID, n.PartnerID, n.Event, nullIfEmpty(n.UserID), nullIfEmpty(n.TransactionID),
+		nullIfEmpty(n.OrderID), n.DedupeKey, n.Currency, n.SaleAmount, n.PostbackRevenue, n.Status,
+		n.OccurredAt, n.Adv, n.Data, n.WorkflowID))
+	if err == nil {
+		return c, false, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return Conversion{}, false, fmt.Errorf("insert conversion: %w", err)
+	}
+	c, err = scanConversion(s.pool.QueryRow(ctx, `SELECT `+conversionColumns+` FROM conversions WHERE dedupe_key = $1`, n.DedupeKey))
+	if err != nil {
+		return Conversion{}, false, fmt.Errorf("read duplicate conversion: %w", err)
+	}
+	return c, true, nil
+}
+
+// Conversion returns one conversion.
+func (s *Store) Conversion(ctx context.Context, id int64) (Conversion, error) {
+	c, err := scanConversion(s.pool.QueryRow(ctx, `SELECT `+conversionColumns+` FROM conversions WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Conversion{}, NotFound("conversion", id)
+	}
+	if err != nil {
+		return Conversion{}, fmt.Errorf("read conversion %d: %w", id, err)
+	}
+	return c, nil
+}
+
+// ConversionByTransaction finds the conversion of a click's transaction id
+// and event.
+func (s *Store) ConversionByTransaction(ctx context.Context, transactionID, event string) (Conversion, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+conversionColumns+` FROM conversions
+		WHERE transaction_id = $1 AND event = $2 ORDER BY id LIMIT 2`, transactionID, event)
+	if err != nil {
+		return Conversion{}, fmt.Errorf("find conversion by transaction: %w", err)
+	}
+	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Conversion, error) { return scanConversion(r) })
+	if err != nil {
+		return Conversion{}, fmt.Errorf("find conversion by transaction: %w", err)
+	}
+	switch len(found) {
+	case 0:
+		return Conversion{}, NotFound("conversion with transaction_id and event", transactionID+"/"+event)
+	case 1:
+		return found[0], nil
+	default:
+		// A repeatable event has one conversion per order: the pair is
+		// ambiguous, and a reversal must never hit several conversions.
+		return Conversion{}, Conflict("transaction_id %q and event %q match several conversions; use the conversion id", transactionID, event)
+	}
+}
+
+// MarkSignalled records that the conversion's workflow has been told.
+func (s *Store) MarkSignalled(ctx context.Context, id int64) error {
+	if _, err := s.pool.Exec(ctx, `UPDATE conversions SET signalled_at = now() WHERE id = $1 AND signalled_at IS NULL`, id); err != nil {
+		return fmt.Errorf("mark conversion %d signalled: %w", id, err)
+	}
+	return nil
+}
+
+// Unsignalled lists approved conversions received before the given time whose
+// workflow was never told, oldest first.
+func (s *Store) Unsignalled(ctx context.Context, receivedBefore time.Time, limit int) ([]Conversion, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+conversionColumns+` FROM conversions
+		WHERE signalled_at IS NULL AND status = 'approved' AND received_at < $1
+		ORDER BY received_at LIMIT $2`, receivedBefore, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list unsignalled conversions: %w", err)
+	}
+	cs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Conversion, error) { return scanConversion(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list unsignalled conversions: %w", err)
+	}
+	return cs, nil
+}
+
+// lockConversion reads a conversion and locks its row for the transaction.
+func lockConversion(ctx context.Context, tx pgx.Tx, id int64) (Conversion, error) {
+	c, err := scanConversion(tx.QueryRow(ctx, `SELECT `+conversionColumns+` FROM conversions WHERE id = $1 FOR UPDATE`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Conversion{}, NotFound("conversion", id)
+	}
+	if err != nil {
+		return Conversion{}, fmt.Errorf("lock conversion %d: %w", id, err)
+	}
+	return c, nil
+}

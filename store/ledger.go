@@ -1,0 +1,216 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/tierwise/tierwise/pricing"
+)
+
+// Ledger line kinds and reasons.
+const (
+	KindPayout  = "payout"
+	KindRevenue = "revenue"
+
+	ReasonPrice    = "price"
+	ReasonRefund   = "refund"
+	ReasonReversal = "reversal"
+)
+
+// LedgerLine is one append-only entry of what a partner earns (payout) or the
+// network earns (revenue) on a conversion.
+type LedgerLine struct {
+	ID           int64           `json:"id"`
+	ConversionID int64           `json:"conversion_id"`
+	PartnerID    int64           `json:"partner_id"`
+	Kind         string          `json:"kind"`
+	Amount       decimal.Decimal `json:"amount"`
+	Reason       string          `json:"reason"`
+	Layer        string          `json:"layer,omitempty"`
+	Note         string          `json:"note,omitempty"`
+	Key          string          `json:"-"`
+	PayoutRunID  *int64          `json:"payout_run_id,omitempty"`
+	CreatedAt    time.Time       `json:"created_at"`
+}
+
+// NewLine is a line to append. Key makes the append idempotent: a line with
+// the same conversion, kind and key is written once.
+type NewLine struct {
+	Kind   string
+	Amount decimal.Decimal
+	Reason string
+	Layer  string
+	Note   string
+	Key    string
+}
+
+// PricingData is what layers 1–3 need to know about a conversion, read in the
+// transaction that prices it.
+type PricingData struct {
+	DefaultPayout  pricing.PayoutRate
+	DefaultRevenue pricing.RevenueRate
+	Tier           *pricing.Tier
+	Custom         []pricing.CustomSetting
+}
+
+// Priced is what pricing a conversion decided.
+type Priced struct {
+	Lines   []NewLine
+	Pricing any // stored as the conversion's explanation and decisions
+}
+
+// PriceConversion prices an approved, unpriced conversion in one transaction:
+// it locks the row, reads the pricing data, calls price, appends the lines and
+// sets the totals. A conversion that is already priced, or not approved, is
+// returned unchanged with priced = false, so running it twice writes nothing.
+func (s *Store) PriceConversion(ctx context.Context, id int64, price func(Conversion, PricingData) (Priced, error)) (c Conversion, priced bool, err error) {
+	err = s.tx(ctx, func(tx pgx.Tx) error {
+		c, err = lockConversion(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if c.PricedAt != nil || c.Status != StatusApproved {
+			return nil
+		}
+		data, err := pricingData(ctx, tx, c)
+		if err != nil {
+			return err
+		}
+		p, err := price(c, data)
+		if err != nil {
+			return err
+		}
+		blob, err := json.Marshal(p.Pricing)
+		if err != nil {
+			return fmt.Errorf("encode pricing: %w", err)
+		}
+		if err := appendLines(ctx, tx, c, p.Lines); err != nil {
+			return err
+		}
+		c, err = scanConversion(tx.QueryRow(ctx, `UPDATE conversions SET priced_at = now(), pricing = $2 WHERE id = $1
+			RETURNING `+conversionColumns, id, blob))
+		if err != nil {
+			return fmt.Errorf("mark conversion %d priced: %w", id, err)
+		}
+		c, err = updateTotals(ctx, tx, id)
+		priced = err == nil
+		return err
+	})
+	if err != nil {
+		return Conversion{}, false, fmt.Errorf("price conversion %d: %w", id, err)
+	}
+	return c, priced, nil
+}
+
+func pricingData(ctx context.Context, tx pgx.Tx, c Conversion) (PricingData, error) {
+	var d PricingData
+	err := tx.QueryRow(ctx, `SELECT payout_type, payout_amount, payout_percent, revenue_type, revenue_amount, revenue_percent
+		FROM offer_events WHERE offer_id = $1 AND event = $2`, c.OfferID, c.Event).
+		Scan(&d.DefaultPayout.Type, &d.DefaultPayout.Amount, &d.DefaultPayout.Percent,
+			&d.DefaultRevenue.Type, &d.DefaultRevenue.Amount, &d.DefaultRevenue.Percent)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return d, NotFound(fmt.Sprintf("event %q of offer", c.Event), c.OfferID)
+	}
+	if err != nil {
+		return d, fmt.Errorf("read offer event: %w", err)
+	}
+
+	var t pricing.Tier
+	var status string
+	err = tx.QueryRow(ctx, `SELECT t.id, t.name, t.status, t.margin, o.offer_id IS NOT NULL, coalesce(o.apply_margin, false)
+		FROM partners p
+		JOIN partner_tiers t ON t.id = p.tier_id
+		LEFT JOIN tier_offers o ON o.tier_id = t.id AND o.offer_id = $2
+		WHERE p.id = $1`, c.PartnerID, c.OfferID).Scan(&t.ID, &t.Name, &status, &t.Margin, &t.OfferListed, &t.ApplyMargin)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return d, fmt.Errorf("read partner tier: %w", err)
+	}
+	if err == nil {
+		t.Active = status == "active"
+		d.Tier = &t
+	}
+
+	rows, err := tx.Query(ctx, `SELECT id, coalesce(partner_id, 0), payout_type, payout_amount, payout_percent,
+			revenue_type, revenue_amount, revenue_percent, starts_at, ends_at, created_at
+		FROM custom_payouts
+		WHERE offer_id = $1 AND event = $2 AND (partner_id IS NULL OR partner_id = $3)`, c.OfferID, c.Event, c.PartnerID)
+	if err != nil {
+		return d, fmt.Errorf("read custom payouts: %w", err)
+	}
+	d.Custom, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (pricing.CustomSetting, error) {
+		var cs pricing.CustomSetting
+		var payoutType, revenueType *string
+		var pa, pp, ra, rp decimal.Decimal
+		if err := r.Scan(&cs.ID, &cs.PartnerID, &payoutType, &pa, &pp, &revenueType, &ra, &rp,
+			&cs.StartsAt, &cs.EndsAt, &cs.CreatedAt); err != nil {
+			return cs, err
+		}
+		if payoutType != nil {
+			cs.Payout = &pricing.PayoutRate{Type: pricing.PayoutType(*payoutType), Amount: pa, Percent: pp}
+		}
+		if revenueType != nil {
+			cs.Revenue = &pricing.RevenueRate{Type: pricing.RevenueType(*revenueType), Amount: ra, Percent: rp}
+		}
+		return cs, nil
+	})
+	if err != nil {
+		return d, fmt.Errorf("read custom payouts: %w", err)
+	}
+	return d, nil
+}
+
+// appendLines inserts lines, skipping those whose key was written before.
+func appendLines(ctx context.Context, tx pgx.Tx, c Conversion, lines []NewLine) error {
+	for _, l := range lines {
+		if _, err := tx.Exec(ctx, `INSERT INTO ledger_lines (conversion_id, partner_id, kind, amount, reason, layer, note, key)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (conversion_id, kind, key) DO NOTHING`,
+			c.ID, c.PartnerID, l.Kind, l.Amount, l.Reason, l.Layer, l.Note, l.Key); err != nil {
+			return fmt.Errorf("append %s line %q: %w", l.Kind, l.Key, err)
+		}
+	}
+	return nil
+}
+
+// updateTotals sets a conversion's payout and revenue to the sums of its lines.
+func updateTotals(ctx context.Context, tx pgx.Tx, id int64) (Conversion, error) {
+	c, err := scanConversion(tx.QueryRow(ctx, `UPDATE conversions SET
+			payout = (SELECT coalesce(sum(amount), 0) FROM ledger_lines WHERE conversion_id = $1 AND kind = 'payout'),
+			revenue = (SELECT coalesce(sum(amount), 0) FROM ledger_lines WHERE conversion_id = $1 AND kind = 'revenue')
+		WHERE id = $1 RETURNING `+conversionColumns, id))
+	if err != nil {
+		return Conversion{}, fmt.Errorf("update totals of conversion %d: %w", id, err)
+	}
+	return c, nil
+}
+
+// Lines returns a conversion's ledger lines in the order they were written.
+func (s *Store) Lines(ctx context.Context, conversionID int64) ([]LedgerLine, error) {
+	return lines(ctx, s.pool, conversionID)
+}
+
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+func lines(ctx context.Context, q querier, conversionID int64) ([]LedgerLine, error) {
+	rows, err := q.Query(ctx, `SELECT id, conversion_id, partner_id, kind, amount, reason, layer, note, key, payout_run_id, created_at
+		FROM ledger_lines WHERE conversion_id = $1 ORDER BY id`, conversionID)
+	if err != nil {
+		return nil, fmt.Errorf("read ledger lines of conversion %d: %w", conversionID, err)
+	}
+	ls, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (LedgerLine, error) {
+		var l LedgerLine
+		err := r.Scan(&l.ID, &l.ConversionID, &l.PartnerID, &l.Kind, &l.Amount, &l.Reason, &l.Layer, &l.Note, &l.Key, &l.PayoutRunID, &l.CreatedAt)
+		return l, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read ledger lines of conversion %d: %w", conversionID, err)
+	}
+	return ls, nil
+}

@@ -1,0 +1,115 @@
+// Package worker assembles the Temporal worker: it registers tierwise's
+// workflows and activities on one task queue and makes sure the namespace has
+// the search attributes the workflows set.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/tierwise/tierwise/activities"
+	"github.com/tierwise/tierwise/ingest"
+	"github.com/tierwise/tierwise/store"
+	"github.com/tierwise/tierwise/workflows"
+)
+
+// TaskQueue is the one task queue of tierwise's workflows and activities.
+const TaskQueue = workflows.TaskQueue
+
+// SearchAttributes are the custom search attributes the workflows set, so an
+// operator can find a customer's workflow in the Web UI.
+var SearchAttributes = map[string]enumspb.IndexedValueType{
+	workflows.AttrCustomer.GetName():    enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	workflows.AttrLastPartner.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	workflows.AttrLastOffer.GetName():   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+}
+
+// Config holds what the activities need.
+type Config struct {
+	Pool   *pgxpool.Pool
+	Logger *slog.Logger
+	// SweepInterval is how often unsignalled conversions are looked for;
+	// default 2s.
+	SweepInterval time.Duration
+}
+
+// Worker is the Temporal worker plus the sweeper that signals conversions
+// whose accept could not.
+type Worker struct {
+	temporal sdkworker.Worker
+	sweeper  *ingest.Sweeper
+	cancel   context.CancelFunc
+	done     chan struct{}
+}
+
+// New returns a worker with every workflow and activity registered.
+func New(c client.Client, cfg Config) *Worker {
+	st := store.New(cfg.Pool)
+	w := sdkworker.New(c, TaskQueue, sdkworker.Options{})
+	workflows.Register(w)
+	w.RegisterActivity(activities.New(st, c, cfg.Logger))
+	return &Worker{
+		temporal: w,
+		sweeper:  &ingest.Sweeper{Ingester: ingest.New(st, c, cfg.Logger), Interval: cfg.SweepInterval},
+	}
+}
+
+// Start starts polling and sweeping.
+func (w *Worker) Start() error {
+	if err := w.temporal.Start(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w.cancel, w.done = cancel, make(chan struct{})
+	go func() {
+		defer close(w.done)
+		w.sweeper.Run(ctx)
+	}()
+	return nil
+}
+
+// Stop stops sweeping and polling, waiting for running tasks.
+func (w *Worker) Stop() {
+	if w.cancel != nil {
+		w.cancel()
+		<-w.done
+	}
+	w.temporal.Stop()
+}
+
+// EnsureSearchAttributes adds the search attributes the workflows set to the
+// namespace, where they are missing.
+func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
+	existing, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("list search attributes: %w", err)
+	}
+	missing := map[string]enumspb.IndexedValueType{}
+	for name, typ := range SearchAttributes {
+		if _, ok := existing.GetCustomAttributes()[name]; !ok {
+			missing[name] = typ
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace:        namespace,
+		SearchAttributes: missing,
+	})
+	var exists *serviceerror.AlreadyExists
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("add search attributes: %w", err)
+	}
+	return nil
+}
