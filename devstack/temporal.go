@@ -18,7 +18,10 @@ import (
 	"go.temporal.io/server/common/dynamicconfig"
 	"go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/metrics"
+	"go.temporal.io/server/common/persistence/sql"
+	"go.temporal.io/server/common/persistence/sql/sqlplugin"
 	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
+	"go.temporal.io/server/common/resolver"
 	sqliteschema "go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
 )
@@ -85,6 +88,8 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 		if err := sqliteschema.SetupSchema(sqlConfig); err != nil {
 			return nil, fmt.Errorf("temporal: set up SQLite schema: %w", err)
 		}
+	} else if err := forgetMembership(sqlConfig); err != nil {
+		return nil, err
 	}
 	// Search attributes are added later through the operator API, where the
 	// server validates them, so the namespace is created without them.
@@ -217,6 +222,22 @@ func (t *Temporal) ready(ctx context.Context) error {
 		return fmt.Errorf("temporal: dial frontend: %w", err)
 	}
 	c.Close()
+	return nil
+}
+
+// forgetMembership deletes the cluster membership of earlier runs. The
+// server is the only member of its cluster and its internal services get
+// new ports at each start; the stale rows would have history dispatch tasks
+// to the previous run's matching service, and workflows would stall.
+func forgetMembership(cfg *config.SQL) error {
+	db, err := sql.NewSQLAdminDB(sqlplugin.DbKindUnknown, cfg, resolver.NewNoopResolver(), log.NewNoopLogger(), metrics.NoopMetricsHandler)
+	if err != nil {
+		return fmt.Errorf("temporal: open SQLite: %w", err)
+	}
+	defer func() { _ = db.Close() }()
+	if err := db.Exec("DELETE FROM cluster_membership"); err != nil {
+		return fmt.Errorf("temporal: forget earlier cluster membership: %w", err)
+	}
 	return nil
 }
 

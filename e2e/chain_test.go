@@ -315,6 +315,7 @@ func TestNothingLostWhenTemporalIsDown(t *testing.T) {
 	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT count(*) FROM conversions WHERE priced_at IS NOT NULL`).Scan(&priced))
 	require.Zero(t, priced)
 
+	// The worker and the API kept running through the outage.
 	b.temporal.Restart()
 	for _, cid := range ids {
 		c := b.waitPriced(cid)

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"testing"
 	"time"
 
@@ -35,6 +36,8 @@ type testBundle struct {
 	pool     *pgxpool.Pool
 	store    *store.Store
 	temporal *temporaltest.Server
+	worker   *worker.Worker
+	logger   *slog.Logger
 }
 
 func setup(t *testing.T) *testBundle {
@@ -43,14 +46,23 @@ func setup(t *testing.T) *testBundle {
 	ts := temporaltest.Start(t)
 	c := ts.Client()
 	logger := slog.New(slog.DiscardHandler)
-
-	w := worker.New(c, worker.Config{Pool: pool, Logger: logger, SweepInterval: 200 * time.Millisecond})
-	require.NoError(t, w.Start())
-	t.Cleanup(w.Stop)
+	if testing.Verbose() {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
 
 	srv := httptest.NewServer(api.NewServer(api.Config{Pool: pool, Temporal: c, AdminKeys: []string{adminKey}, Logger: logger}).Handler())
 	t.Cleanup(srv.Close)
-	return &testBundle{t: t, url: srv.URL, pool: pool, store: store.New(pool), temporal: ts}
+	b := &testBundle{t: t, url: srv.URL, pool: pool, store: store.New(pool), temporal: ts, logger: logger}
+	b.startWorker()
+	t.Cleanup(func() { b.worker.Stop() })
+	return b
+}
+
+// startWorker starts a worker with a client of its own.
+func (b *testBundle) startWorker() {
+	b.t.Helper()
+	b.worker = worker.New(b.temporal.Client(), worker.Config{Pool: b.pool, Logger: b.logger, SweepInterval: 200 * time.Millisecond})
+	require.NoError(b.t, b.worker.Start())
 }
 
 // do sends a JSON request as the admin and decodes the answer into out.

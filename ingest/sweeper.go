@@ -50,7 +50,10 @@ func (s *Sweeper) Sweep(ctx context.Context, grace time.Duration) (int, error) {
 			return signalled, err
 		}
 		for _, c := range batch {
-			if err := i.signal(ctx, c); err != nil {
+			sctx, cancel := context.WithTimeout(ctx, signalTimeout)
+			err := i.signal(sctx, c)
+			cancel()
+			if err != nil {
 				return signalled, err
 			}
 			signalled++

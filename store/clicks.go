@@ -70,21 +70,24 @@ func (f runFacts) mayRun() (ok bool, reason string) {
 	}
 }
 
-// runFactsOf reads the facts of partnerID for one offer (offerID > 0) or for
-// the offers after the cursor after, in id order, at most limit (nil: all).
-func runFactsOf(ctx context.Context, q dbtx, partnerID, offerID, after int64, limit *int) ([]runFacts, error) {
-	rows, err := q.Query(ctx, `SELECT o.id, o.advertiser_id, o.name, o.status, o.visibility, o.currency, o.destination_url, o.created_at,
-			p.status, a.status,
-			EXISTS (SELECT 1 FROM offer_approvals ap WHERE ap.partner_id = p.id AND ap.offer_id = o.id),
-			t.status = 'active', t.margin, tof.offer_id IS NOT NULL,
-			coalesce(tof.auto_approve, false), coalesce(tof.apply_margin, false)
-		FROM partners p
-		JOIN partner_tiers t ON t.id = p.tier_id
-		CROSS JOIN offers o
-		JOIN advertisers a ON a.id = o.advertiser_id
-		LEFT JOIN tier_offers tof ON tof.tier_id = p.tier_id AND tof.offer_id = o.id
-		WHERE p.id = $1 AND ($2 = 0 OR o.id = $2) AND o.id > $3
-		ORDER BY o.id LIMIT $4`, partnerID, offerID, after, limit)
+// runFactsSQL reads runFacts of partner $1; the caller adds the offers'
+// condition and order.
+const runFactsSQL = `SELECT o.id, o.advertiser_id, o.name, o.status, o.visibility, o.currency, o.destination_url, o.created_at,
+		p.status, a.status,
+		EXISTS (SELECT 1 FROM offer_approvals ap WHERE ap.partner_id = p.id AND ap.offer_id = o.id),
+		t.status = 'active', t.margin, tof.offer_id IS NOT NULL,
+		coalesce(tof.auto_approve, false), coalesce(tof.apply_margin, false)
+	FROM partners p
+	JOIN partner_tiers t ON t.id = p.tier_id
+	CROSS JOIN offers o
+	JOIN advertisers a ON a.id = o.advertiser_id
+	LEFT JOIN tier_offers tof ON tof.tier_id = p.tier_id AND tof.offer_id = o.id
+	WHERE p.id = $1 AND `
+
+// runFactsOf reads the facts of partnerID for the offers that cond (on
+// offers o, with arguments from $2) selects.
+func runFactsOf(ctx context.Context, q dbtx, partnerID int64, cond string, args ...any) ([]runFacts, error) {
+	rows, err := q.Query(ctx, runFactsSQL+cond, append([]any{partnerID}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("read offers of partner %d: %w", partnerID, err)
 	}
@@ -113,7 +116,7 @@ func mayRunFacts(ctx context.Context, q dbtx, partnerID, offerID int64) (runFact
 	if offerID <= 0 {
 		return runFacts{}, NotFound("offer", offerID)
 	}
-	facts, err := runFactsOf(ctx, q, partnerID, offerID, 0, nil)
+	facts, err := runFactsOf(ctx, q, partnerID, `o.id = $2`, offerID)
 	if err != nil {
 		return runFacts{}, err
 	}

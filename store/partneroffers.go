@@ -45,7 +45,7 @@ func (s *Store) PartnerOffers(ctx context.Context, partnerID int64, at time.Time
 	var runnable []runFacts
 	after := page.After
 	for {
-		batch, err := runFactsOf(ctx, s.pool, partnerID, 0, after, page.limit())
+		batch, err := runFactsOf(ctx, s.pool, partnerID, `o.id > $2 ORDER BY o.id LIMIT $3`, after, page.limit())
 		if err != nil {
 			return nil, err
 		}

@@ -55,7 +55,9 @@ type Worker struct {
 // New returns a worker with every workflow and activity registered.
 func New(c client.Client, cfg Config) *Worker {
 	st := store.New(cfg.Pool)
-	w := sdkworker.New(c, TaskQueue, sdkworker.Options{})
+	w := sdkworker.New(c, TaskQueue, sdkworker.Options{OnFatalError: func(err error) {
+		cfg.Logger.Error("worker stopped on a fatal error", "error", err)
+	}})
 	workflows.Register(w)
 	w.RegisterActivity(activities.New(st, c, cfg.Logger))
 	return &Worker{
