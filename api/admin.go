@@ -86,7 +86,7 @@ func (s *Server) getNetwork(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) putNetwork(w http.ResponseWriter, r *http.Request) {
 	var in store.NetworkInput
-	if err := decodeInput(r, &in); err != nil {
+	if err := decodeJSON(r, &in); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -108,7 +108,7 @@ type advertiserWithToken struct {
 
 func (s *Server) createAdvertiser(w http.ResponseWriter, r *http.Request) {
 	var in store.AdvertiserInput
-	if err := decodeInput(r, &in); err != nil {
+	if err := decodeJSON(r, &in); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -155,7 +155,7 @@ func (s *Server) patchAdvertiser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in store.AdvertiserPatch
-	if err := decodeInput(r, &in); err != nil {
+	if err := decodeJSON(r, &in); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -185,7 +185,7 @@ func (s *Server) rotatePostbackToken(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) createOffer(w http.ResponseWriter, r *http.Request) {
 	var in store.OfferInput
-	if err := decodeInput(r, &in); err != nil {
+	if err := decodeJSON(r, &in); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -232,7 +232,7 @@ func (s *Server) patchOffer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in store.OfferPatch
-	if err := decodeInput(r, &in); err != nil {
+	if err := decodeJSON(r, &in); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -248,7 +248,7 @@ func (s *Server) patchOffer(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) createPartner(w http.ResponseWriter, r *http.Request) {
 	var in store.PartnerInput
-	if err := decodeInput(r, &in); err != nil {
+	if err := decodeJSON(r, &in); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -295,7 +295,7 @@ func (s *Server) patchPartner(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in store.PartnerPatch
-	if err := decodeInput(r, &in); err != nil {
+	if err := decodeJSON(r, &in); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -387,7 +387,7 @@ func (s *Server) createPartnerKey(w http.ResponseWriter, r *http.Request) {
 	}
 	var in apiKeyRequest
 	if r.ContentLength != 0 {
-		if err := decodeInput(r, &in); err != nil {
+		if err := decodeJSON(r, &in); err != nil {
 			s.writeError(w, r, err)
 			return
 		}

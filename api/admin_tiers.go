@@ -31,7 +31,7 @@ func (s *Server) customPayoutRoutes(r chi.Router) {
 
 func (s *Server) createTier(w http.ResponseWriter, r *http.Request) {
 	var in store.TierInput
-	if err := decodeInput(r, &in); err != nil {
+	if err := decodeJSON(r, &in); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -78,7 +78,7 @@ func (s *Server) patchTier(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in store.TierPatch
-	if err := decodeInput(r, &in); err != nil {
+	if err := decodeJSON(r, &in); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -110,7 +110,7 @@ func (s *Server) setTierPartners(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in store.TierPartnersInput
-	if err := decodeInput(r, &in); err != nil {
+	if err := decodeJSON(r, &in); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -129,7 +129,7 @@ func (s *Server) setTierOffer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in store.TierOfferInput
-	if err := decodeInput(r, &in); err != nil {
+	if err := decodeJSON(r, &in); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -170,7 +170,7 @@ func (s *Server) makeDefaultTier(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) createCustomPayout(w http.ResponseWriter, r *http.Request) {
 	var in store.CustomPayoutInput
-	if err := decodeInput(r, &in); err != nil {
+	if err := decodeJSON(r, &in); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -47,15 +46,7 @@ func (s *Server) click(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, destination, err := s.store.RecordClick(r.Context(), in)
-	var refused *store.NotAllowedError
-	switch {
-	case errors.As(err, &refused):
-		var body errorBody
-		body.Error.Code = "forbidden"
-		body.Error.Message = refused.Error()
-		writeJSON(w, http.StatusForbidden, body)
-		return
-	case err != nil:
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -16,17 +16,17 @@ import (
 	"github.com/tierwise/tierwise/store"
 )
 
-// decodeInput is decodeJSON that names the field when a value fails to parse
+// decodeJSON is decodeStrict that names the field when a value fails to parse
 // as its type (a decimal string such as "30%", a timestamp such as
 // "yesterday"): encoding/json reports those without the field, so the body
 // is walked again to find every such value.
-func decodeInput(r *http.Request, v any) error {
+func decodeJSON(r *http.Request, v any) error {
 	buf, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, 1<<20))
 	if err != nil {
 		return store.Invalid("body", "could not be read: %v", err)
 	}
 	r.Body = io.NopCloser(bytes.NewReader(buf))
-	err = decodeJSON(r, v)
+	err = decodeStrict(r, v)
 	var invalid *store.InvalidError
 	if !errors.As(err, &invalid) || len(invalid.Problems) != 1 || invalid.Problems[0].Field != "body" {
 		return err

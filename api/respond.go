@@ -41,7 +41,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, errUnauthorized):
 		status = http.StatusUnauthorized
 		body.Error.Code = "unauthorized"
-	case errors.Is(err, errForbidden):
+	case errors.Is(err, errForbidden), errors.Is(err, store.ErrNotAllowed):
 		status = http.StatusForbidden
 		body.Error.Code = "forbidden"
 	default:
@@ -60,9 +60,9 @@ var (
 	errForbidden    = errors.New("this key may not do that")
 )
 
-// decodeJSON reads a JSON request body into v, refusing unknown fields so a
+// decodeStrict reads a JSON request body into v, refusing unknown fields so a
 // typo in a field name is an error, not a silent default.
-func decodeJSON(r *http.Request, v any) error {
+func decodeStrict(r *http.Request, v any) error {
 	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
