@@ -1,0 +1,165 @@
+package e2e
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+
+	"github.com/tierwise/tierwise/workflows"
+)
+
+func TestConversionStatus(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	adv := b.advertiser()
+	offer := b.offer(adv.ID, "public", cpaRPA("5.00", "8.00"))
+	partner := b.partner(nil)
+
+	t.Run("PendingIsNotPricedUntilApproved", func(t *testing.T) {
+		status, body := b.postback(params("token", adv.Token, "offer_id", id(offer), "partner_id", id(partner), "user_id", "p1", "status", "pending"))
+		require.Equal(t, http.StatusOK, status)
+		cid := int64(body["conversion_id"].(float64))
+		time.Sleep(300 * time.Millisecond)
+		c, err := b.store.Conversion(context.Background(), cid)
+		require.NoError(t, err)
+		require.Nil(t, c.PricedAt)
+		require.Equal(t, "pending conversions are not priced until approved", b.explanationNote(cid))
+
+		b.mustDo(http.StatusOK, http.MethodPatch, fmt.Sprintf("/conversions/%d", cid), map[string]any{"status": "approved"}, nil)
+		c = b.waitPriced(cid)
+		requireAmount(t, "5.00", c.Payout)
+	})
+
+	t.Run("ApprovedToRejectedReversesAndStays", func(t *testing.T) {
+		c := b.convert(params("token", adv.Token, "offer_id", id(offer), "partner_id", id(partner), "user_id", "p2"))
+		var out struct {
+			Status string `json:"status"`
+			Payout string `json:"payout"`
+		}
+		b.mustDo(http.StatusOK, http.MethodPatch, fmt.Sprintf("/conversions/%d", c.ID), map[string]any{"status": "rejected"}, &out)
+		require.Equal(t, "rejected", out.Status)
+		require.Equal(t, "0", out.Payout)
+		require.Equal(t, http.StatusConflict, b.do(http.MethodPatch, fmt.Sprintf("/conversions/%d", c.ID), map[string]any{"status": "approved"}, nil))
+		require.Equal(t, http.StatusBadRequest, b.do(http.MethodPatch, fmt.Sprintf("/conversions/%d", c.ID), map[string]any{"status": "paid"}, nil))
+	})
+
+	t.Run("RejectedPostbackIsNeverPriced", func(t *testing.T) {
+		status, body := b.postback(params("token", adv.Token, "offer_id", id(offer), "partner_id", id(partner), "user_id", "p3", "status", "rejected"))
+		require.Equal(t, http.StatusOK, status)
+		require.Equal(t, "rejected conversions are never priced", b.explanationNote(int64(body["conversion_id"].(float64))))
+	})
+}
+
+func (b *testBundle) explanationNote(id int64) string {
+	b.t.Helper()
+	var e struct {
+		Note string `json:"note"`
+	}
+	b.mustDo(http.StatusOK, http.MethodGet, fmt.Sprintf("/conversions/%d/explanation", id), nil, &e)
+	return e.Note
+}
+
+func TestCustomerWorkflowInTemporal(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	adv := b.advertiser()
+	offer := b.offer(adv.ID, "public", cpaRPA("5.00", "8.00"))
+	partner := b.partner(nil)
+
+	c := b.convert(params("token", adv.Token, "offer_id", id(offer), "partner_id", id(partner), "user_id", "42"))
+	wid := workflows.CustomerWorkflowID(adv.ID, "42")
+	require.Equal(t, wid, c.WorkflowID)
+
+	tc := b.temporal.Client()
+	require.Eventually(t, func() bool {
+		desc, err := tc.DescribeWorkflowExecution(ctx, wid, "")
+		require.NoError(t, err)
+		attrs := desc.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()
+		return attrs[workflows.AttrLastPartner.GetName()] != nil && attrs[workflows.AttrCustomer.GetName()] != nil
+	}, 10*time.Second, 50*time.Millisecond, "search attributes are set")
+
+	v, err := tc.QueryWorkflow(ctx, wid, "", workflows.QueryState)
+	require.NoError(t, err)
+	var state workflows.CustomerState
+	require.NoError(t, v.Get(&state))
+	require.Equal(t, 1, state.Priced)
+	require.Equal(t, partner, state.LastPartner)
+
+	t.Run("AnonymousConversionIsPricedWithoutALifetime", func(t *testing.T) {
+		c := b.convert(params("token", adv.Token, "offer_id", id(offer), "partner_id", id(partner), "order_id", "anon-1"))
+		requireAmount(t, "5.00", c.Payout)
+		require.Empty(t, c.UserID)
+		require.Eventually(t, func() bool {
+			desc, err := tc.DescribeWorkflowExecution(ctx, workflows.AnonymousWorkflowID(c.ID), "")
+			require.NoError(t, err)
+			return desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED
+		}, 10*time.Second, 50*time.Millisecond)
+	})
+}
+
+func TestConversionReport(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	adv := b.advertiser()
+	offer := b.offer(adv.ID, "public", cpaRPA("5.00", "8.00"))
+	inTier := b.partner(nil)
+	other := b.partner(nil)
+	b.convert(params("token", adv.Token, "offer_id", id(offer), "partner_id", id(inTier), "user_id", "r1", "timestamp", "2024-05-31T12:00:00Z"))
+	b.convert(params("token", adv.Token, "offer_id", id(offer), "partner_id", id(other), "user_id", "r2", "timestamp", "2024-06-01T12:00:00Z"))
+	b.convert(params("token", adv.Token, "offer_id", id(offer), "partner_id", id(inTier), "user_id", "r3", "timestamp", "2024-06-02T12:00:00Z"))
+	// The partner joins the tier after the activity: the report filters by
+	// current membership (seed 002).
+	tier := b.tier("High Quality", "10", inTier)
+
+	type report struct {
+		Items []struct {
+			UserID string `json:"user_id"`
+		} `json:"items"`
+		NextCursor string `json:"next_cursor"`
+	}
+	users := func(query string) []string {
+		t.Helper()
+		var r report
+		b.mustDo(http.StatusOK, http.MethodGet, "/conversions?"+query, nil, &r)
+		var out []string
+		for _, it := range r.Items {
+			out = append(out, it.UserID)
+		}
+		return out
+	}
+	require.Equal(t, []string{"r1", "r3"}, users(fmt.Sprintf("tier_id=%d", tier)))
+	require.Equal(t, []string{"r1"}, users(fmt.Sprintf("tier_id=%d&to=2024-05-31", tier)), "to is an inclusive day")
+	require.Equal(t, []string{"r2", "r3"}, users("from=2024-06-01"))
+	require.Equal(t, []string{"r2"}, users(fmt.Sprintf("partner_id=%d", other)))
+	require.Empty(t, users("status=pending"))
+
+	var page report
+	b.mustDo(http.StatusOK, http.MethodGet, "/conversions?limit=2", nil, &page)
+	require.Len(t, page.Items, 2)
+	require.NotEmpty(t, page.NextCursor)
+	require.Equal(t, []string{"r3"}, users("limit=2&after="+page.NextCursor))
+
+	require.Equal(t, http.StatusBadRequest, b.do(http.MethodGet, "/conversions?from=June", nil, nil))
+
+	req, err := http.NewRequest(http.MethodGet, b.url+"/conversions/export.csv?from=2024-06-01", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+adminKey)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.True(t, strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv"))
+	rows, err := csv.NewReader(resp.Body).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, rows, 3, "a header and two conversions")
+	require.Equal(t, "payout", rows[0][12])
+	require.Equal(t, "5", rows[1][12])
+}
