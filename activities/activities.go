@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -46,7 +45,7 @@ func (a *Activities) PriceConversion(ctx context.Context, conversionID int64) (w
 		return workflows.PriceResult{}, err
 	}
 	if priced {
-		activity.GetLogger(ctx).Debug("priced conversion", "conversion_id", c.ID, "payout", c.Payout.String())
+		a.logger.DebugContext(ctx, "priced conversion", "conversion_id", c.ID, "payout", c.Payout.String())
 	}
 	return workflows.PriceResult{Priced: priced, PartnerID: c.PartnerID, OfferID: c.OfferID, Payout: c.Payout.String()}, nil
 }
