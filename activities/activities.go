@@ -8,12 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/tierwise/tierwise/pricing"
 	"github.com/tierwise/tierwise/store"
+	"github.com/tierwise/tierwise/tiered"
 	"github.com/tierwise/tierwise/workflows"
 )
 
@@ -33,16 +35,24 @@ func New(st *store.Store, c client.Client, logger *slog.Logger) *Activities {
 	return &Activities{store: st, temporal: c, logger: logger}
 }
 
-// PriceConversion prices a conversion through layers 1–3 and appends its
+// PriceConversion prices a conversion through layers 1–4 and appends its
 // ledger lines, once: the conversion row is locked while it is priced, and a
-// priced conversion is left as it is.
+// priced conversion is left as it is. The tiered metrics are counted in the
+// same transaction; commission cycles that opened or reached a band are told
+// after it commits.
 func (a *Activities) PriceConversion(ctx context.Context, conversionID int64) (workflows.PriceResult, error) {
-	c, priced, err := a.store.PriceConversion(ctx, conversionID, Price)
+	c, priced, signals, err := a.store.PriceConversion(ctx, conversionID, Price)
 	if errors.Is(err, store.ErrNotFound) {
 		return workflows.PriceResult{}, temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeNotFound, err)
 	}
 	if err != nil {
 		return workflows.PriceResult{}, err
+	}
+	for _, sig := range signals {
+		// The outbox keeps what fails here for the sweeper.
+		if err := a.sendCycleSignal(ctx, sig); err != nil {
+			a.logger.WarnContext(ctx, "tell commission cycle; the sweeper will retry", "cycle", workflows.CycleWorkflowID(cycleOf(sig)), "error", err)
+		}
 	}
 	if priced {
 		a.logger.DebugContext(ctx, "priced conversion", "conversion_id", c.ID, "payout", c.Payout.String())
@@ -50,9 +60,15 @@ func (a *Activities) PriceConversion(ctx context.Context, conversionID int64) (w
 	return workflows.PriceResult{Priced: priced, PartnerID: c.PartnerID, OfferID: c.OfferID, Payout: c.Payout.String()}, nil
 }
 
-// Price computes a conversion's layer 1–3 ledger lines and its pricing
-// record from the data read in the pricing transaction.
-func Price(c store.Conversion, d store.PricingData) (store.Priced, error) {
+// Price computes a conversion's layer 1–3 lines and record, counts it in the
+// metrics of every tiered rule that covers it, and adds the winning rule's
+// adjustment at its period's high-water band.
+func Price(ctx context.Context, p *store.PricingTx) (store.Priced, error) {
+	c := p.Conversion
+	d, err := p.Data(ctx)
+	if err != nil {
+		return store.Priced{}, err
+	}
 	in := pricing.Input{
 		PartnerID:      c.PartnerID,
 		At:             c.OccurredAt,
@@ -70,11 +86,47 @@ func Price(c store.Conversion, d store.PricingData) (store.Priced, error) {
 	if err != nil {
 		return store.Priced{}, fmt.Errorf("conversion %d: %w", c.ID, err)
 	}
-	return store.Priced{
+	priced := store.Priced{
 		Lines: []store.NewLine{
 			{Kind: store.KindPayout, Amount: res.Payout, Reason: store.ReasonPrice, Layer: string(res.Explanation.PayoutLayer), Key: store.ReasonPrice},
 			{Kind: store.KindRevenue, Amount: res.Revenue, Reason: store.ReasonPrice, Layer: string(res.Explanation.RevenueLayer), Key: store.ReasonPrice},
 		},
 		Pricing: record,
-	}, nil
+	}
+
+	rules, loc, err := p.TieredRules(ctx)
+	if err != nil {
+		return store.Priced{}, err
+	}
+	facts := tiered.Facts{OfferID: c.OfferID, AdvertiserID: c.AdvertiserID, PartnerID: c.PartnerID, Event: c.Event, At: c.OccurredAt}
+	amounts := tiered.Amounts{SaleAmount: c.SaleAmount, Payout: res.Payout, Revenue: res.Revenue, Currency: c.Currency}
+	counts := map[int64]store.CycleCount{}
+	periods := map[int64][2]time.Time{}
+	for _, r := range rules { // in id order: cycles are locked in one order
+		if !r.Covers(facts, loc) {
+			continue
+		}
+		start, end := tiered.PeriodOf(r, c.OccurredAt, loc)
+		count, err := p.Count(ctx, r, start, end, tiered.Arrival(c.Event, amounts))
+		if err != nil {
+			return store.Priced{}, err
+		}
+		counts[r.ID], periods[r.ID] = count, [2]time.Time{start, end}
+	}
+	win, ok := tiered.Select(rules, facts, loc)
+	if !ok {
+		return priced, nil
+	}
+	count, period := counts[win.ID], periods[win.ID]
+	t := tiered.Apply(win, count.Band, amounts)
+	t.Explanation = t.Explanation.WithPeriod(period[0], period[1]).WithMetrics(count.Metrics)
+	const key = "tiered"
+	if !t.Payout.IsZero() {
+		priced.Lines = append(priced.Lines, store.NewLine{Kind: store.KindPayout, Amount: t.Payout, Reason: store.ReasonTiered, Layer: "tiered_commission", Key: key})
+	}
+	if !t.Revenue.IsZero() {
+		priced.Lines = append(priced.Lines, store.NewLine{Kind: store.KindRevenue, Amount: t.Revenue, Reason: store.ReasonTiered, Layer: "tiered_commission", Key: key})
+	}
+	priced.TieredRuleID, priced.TieredPeriodStart, priced.TieredBand, priced.Tiered = win.ID, period[0], count.Band, t.Explanation
+	return priced, nil
 }

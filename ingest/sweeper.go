@@ -10,33 +10,6 @@ import (
 // between the write and the signal) or an approval's signal did.
 type Sweeper struct {
 	Ingester *Ingester
-	// Interval between sweeps; default 2s.
-	Interval time.Duration
-	// Grace leaves fresh conversions to the API's own signal; default 5s.
-	Grace time.Duration
-}
-
-// Run sweeps until ctx ends.
-func (s *Sweeper) Run(ctx context.Context) {
-	interval, grace := s.Interval, s.Grace
-	if interval == 0 {
-		interval = 2 * time.Second
-	}
-	if grace == 0 {
-		grace = 5 * time.Second
-	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		if _, err := s.Sweep(ctx, grace); err != nil && ctx.Err() == nil {
-			s.Ingester.logger.WarnContext(ctx, "sweep unsignalled conversions", "error", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // Sweep signals, oldest first, the approved conversions received more than

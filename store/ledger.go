@@ -62,14 +62,29 @@ type PricingData struct {
 // Priced is what pricing a conversion decided.
 type Priced struct {
 	Lines   []NewLine
-	Pricing any // stored as the conversion's explanation and decisions
+	Pricing any // stored as the conversion's layer 1–3 record
+
+	// The tiered commission that adjusted the conversion, if any.
+	TieredRuleID      int64
+	TieredPeriodStart time.Time
+	TieredBand        int
+	Tiered            any // its explanation
+}
+
+// PricingTx is the transaction that prices one conversion. The conversion's
+// row is locked for its whole length, so a conversion is priced once.
+type PricingTx struct {
+	tx         pgx.Tx
+	Conversion Conversion
+	signals    []CycleSignal
 }
 
 // PriceConversion prices an approved, unpriced conversion in one transaction:
-// it locks the row, reads the pricing data, calls price, appends the lines and
-// sets the totals. A conversion that is already priced, or not approved, is
-// returned unchanged with priced = false, so running it twice writes nothing.
-func (s *Store) PriceConversion(ctx context.Context, id int64, price func(Conversion, PricingData) (Priced, error)) (c Conversion, priced bool, err error) {
+// it locks the row, calls price, appends the lines it returns and sets the
+// totals. A conversion that is already priced, or not approved, is returned
+// unchanged with priced = false, so running it twice writes nothing. signals
+// are the commission-cycle signals the pricing wrote to the outbox.
+func (s *Store) PriceConversion(ctx context.Context, id int64, price func(context.Context, *PricingTx) (Priced, error)) (c Conversion, priced bool, signals []CycleSignal, err error) {
 	err = s.tx(ctx, func(tx pgx.Tx) error {
 		c, err = lockConversion(ctx, tx, id)
 		if err != nil {
@@ -78,11 +93,8 @@ func (s *Store) PriceConversion(ctx context.Context, id int64, price func(Conver
 		if c.PricedAt != nil || c.Status != StatusApproved {
 			return nil
 		}
-		data, err := pricingData(ctx, tx, c)
-		if err != nil {
-			return err
-		}
-		p, err := price(c, data)
+		ptx := &PricingTx{tx: tx, Conversion: c}
+		p, err := price(ctx, ptx)
 		if err != nil {
 			return err
 		}
@@ -90,22 +102,37 @@ func (s *Store) PriceConversion(ctx context.Context, id int64, price func(Conver
 		if err != nil {
 			return fmt.Errorf("encode pricing: %w", err)
 		}
+		var ruleID *int64
+		var periodStart *time.Time
+		var band *int
+		var tieredBlob []byte
+		if p.TieredRuleID != 0 {
+			ruleID, periodStart, band = &p.TieredRuleID, &p.TieredPeriodStart, &p.TieredBand
+			if tieredBlob, err = json.Marshal(p.Tiered); err != nil {
+				return fmt.Errorf("encode tiered explanation: %w", err)
+			}
+		}
 		if err := appendLines(ctx, tx, c, p.Lines); err != nil {
 			return err
 		}
-		c, err = scanConversion(tx.QueryRow(ctx, `UPDATE conversions SET priced_at = now(), pricing = $2 WHERE id = $1
-			RETURNING `+conversionColumns, id, blob))
-		if err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE conversions SET priced_at = now(), pricing = $2,
+				tiered_rule_id = $3, tiered_period_start = $4, tiered_band = $5, tiered = $6
+			WHERE id = $1`, id, blob, ruleID, periodStart, band, tieredBlob); err != nil {
 			return fmt.Errorf("mark conversion %d priced: %w", id, err)
 		}
 		c, err = updateTotals(ctx, tx, id)
-		priced = err == nil
+		priced, signals = err == nil, ptx.signals
 		return err
 	})
 	if err != nil {
-		return Conversion{}, false, fmt.Errorf("price conversion %d: %w", id, err)
+		return Conversion{}, false, nil, fmt.Errorf("price conversion %d: %w", id, err)
 	}
-	return c, priced, nil
+	return c, priced, signals, nil
+}
+
+// Data reads what layers 1–3 need.
+func (p *PricingTx) Data(ctx context.Context) (PricingData, error) {
+	return pricingData(ctx, p.tx, p.Conversion)
 }
 
 func pricingData(ctx context.Context, tx pgx.Tx, c Conversion) (PricingData, error) {

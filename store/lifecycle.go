@@ -7,6 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
+
+	"github.com/tierwise/tierwise/tiered"
 )
 
 // RefundInput is a partial refund of a conversion: a refunded sale amount
@@ -100,7 +102,17 @@ func (s *Store) RefundConversion(ctx context.Context, id int64, in RefundInput, 
 		if d := rev.Sub(curRevenue); !d.IsZero() {
 			lines = append(lines, NewLine{Kind: KindRevenue, Amount: d, Reason: ReasonRefund, Note: note, Key: key})
 		}
+		if c.TieredRuleID != 0 {
+			tl, err := retierLines(ctx, tx, c, tiered.Amounts{SaleAmount: c.SaleAmount.Sub(sale), Payout: payout, Revenue: rev, Currency: c.Currency}, key+":tiered", note)
+			if err != nil {
+				return err
+			}
+			lines = append(lines, tl...)
+		}
 		if err := appendLines(ctx, tx, c, lines); err != nil {
+			return err
+		}
+		if err := recount(ctx, tx, c, in.SaleAmount.Neg(), rev.Sub(curRevenue), payout.Sub(curPayout)); err != nil {
 			return err
 		}
 		c, err = updateTotals(ctx, tx, id)
@@ -136,7 +148,36 @@ func (s *Store) ReverseConversion(ctx context.Context, id int64, note string) (C
 	return c, nil
 }
 
+// retierLines returns the lines that bring a conversion's tiered adjustment
+// to what its band gives on its new layer 1–3 amounts (DESIGN §13.13:
+// percentage parts follow, flat amounts stay).
+func retierLines(ctx context.Context, tx pgx.Tx, c Conversion, a tiered.Amounts, key, note string) ([]NewLine, error) {
+	r, err := scanTieredRule(tx.QueryRow(ctx, `SELECT id, name, active, definition, created_at FROM tiered_rules WHERE id = $1`, c.TieredRuleID))
+	if err != nil {
+		return nil, fmt.Errorf("read tiered rule %d: %w", c.TieredRuleID, err)
+	}
+	var curPayout, curRevenue decimal.Decimal
+	if err := tx.QueryRow(ctx, `SELECT
+			coalesce(sum(amount) FILTER (WHERE kind = 'payout'), 0),
+			coalesce(sum(amount) FILTER (WHERE kind = 'revenue'), 0)
+		FROM ledger_lines WHERE conversion_id = $1 AND reason IN ('tiered', 'retro')`, c.ID).Scan(&curPayout, &curRevenue); err != nil {
+		return nil, fmt.Errorf("sum tiered lines: %w", err)
+	}
+	res := tiered.Apply(r, c.TieredBand, a)
+	var lines []NewLine
+	if d := res.Payout.Sub(curPayout); !d.IsZero() {
+		lines = append(lines, NewLine{Kind: KindPayout, Amount: d, Reason: ReasonTiered, Layer: "tiered_commission", Note: note, Key: key})
+	}
+	if d := res.Revenue.Sub(curRevenue); !d.IsZero() {
+		lines = append(lines, NewLine{Kind: KindRevenue, Amount: d, Reason: ReasonTiered, Layer: "tiered_commission", Note: note, Key: key})
+	}
+	return lines, nil
+}
+
 func reverse(ctx context.Context, tx pgx.Tx, c Conversion, note string) (Conversion, error) {
+	if err := uncount(ctx, tx, c); err != nil {
+		return Conversion{}, err
+	}
 	var lines []NewLine
 	if !c.Payout.IsZero() {
 		lines = append(lines, NewLine{Kind: KindPayout, Amount: c.Payout.Neg(), Reason: ReasonReversal, Note: note, Key: "reversal"})

@@ -46,23 +46,36 @@ type Config struct {
 // Worker is the Temporal worker plus the sweeper that signals conversions
 // whose accept could not.
 type Worker struct {
-	temporal sdkworker.Worker
-	sweeper  *ingest.Sweeper
-	cancel   context.CancelFunc
-	done     chan struct{}
+	temporal   sdkworker.Worker
+	activities *activities.Activities
+	sweeper    *ingest.Sweeper
+	interval   time.Duration
+	logger     *slog.Logger
+	cancel     context.CancelFunc
+	done       chan struct{}
 }
 
 // New returns a worker with every workflow and activity registered.
 func New(c client.Client, cfg Config) *Worker {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.SweepInterval == 0 {
+		cfg.SweepInterval = 2 * time.Second
+	}
 	st := store.New(cfg.Pool)
+	acts := activities.New(st, c, cfg.Logger)
 	w := sdkworker.New(c, TaskQueue, sdkworker.Options{OnFatalError: func(err error) {
 		cfg.Logger.Error("worker stopped on a fatal error", "error", err)
 	}})
 	workflows.Register(w)
-	w.RegisterActivity(activities.New(st, c, cfg.Logger))
+	w.RegisterActivity(acts)
 	return &Worker{
-		temporal: w,
-		sweeper:  &ingest.Sweeper{Ingester: ingest.New(st, c, cfg.Logger), Interval: cfg.SweepInterval},
+		temporal:   w,
+		activities: acts,
+		sweeper:    &ingest.Sweeper{Ingester: ingest.New(st, c, cfg.Logger)},
+		interval:   cfg.SweepInterval,
+		logger:     cfg.Logger,
 	}
 }
 
@@ -75,9 +88,33 @@ func (w *Worker) Start() error {
 	w.cancel, w.done = cancel, make(chan struct{})
 	go func() {
 		defer close(w.done)
-		w.sweeper.Run(ctx)
+		w.sweep(ctx)
 	}()
 	return nil
+}
+
+// sweepGrace leaves fresh work to the API's and the activities' own
+// delivery.
+const sweepGrace = 5 * time.Second
+
+// sweep delivers, until ctx ends, what was stored but never delivered:
+// conversions not signalled to their customer, cycle signals not sent.
+func (w *Worker) sweep(ctx context.Context) {
+	t := time.NewTicker(w.interval)
+	defer t.Stop()
+	for {
+		if _, err := w.sweeper.Sweep(ctx, sweepGrace); err != nil && ctx.Err() == nil {
+			w.logger.WarnContext(ctx, "sweep unsignalled conversions", "error", err)
+		}
+		if _, err := activities.SweepCycleSignals(ctx, w.activities, sweepGrace); err != nil && ctx.Err() == nil {
+			w.logger.WarnContext(ctx, "sweep unsent cycle signals", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Stop stops sweeping and polling, waiting for running tasks.

@@ -163,4 +163,5 @@ func Register(r interface {
 	RegisterWorkflowWithOptions(w any, options workflow.RegisterOptions)
 }) {
 	r.RegisterWorkflowWithOptions(Customer, workflow.RegisterOptions{Name: "Customer"})
+	r.RegisterWorkflowWithOptions(CommissionCycle, workflow.RegisterOptions{Name: "CommissionCycle"})
 }

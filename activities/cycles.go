@@ -1,0 +1,126 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/tierwise/tierwise/store"
+	"github.com/tierwise/tierwise/tiered"
+	"github.com/tierwise/tierwise/workflows"
+)
+
+// repriceChunk is how many conversions one re-pricing transaction takes.
+const repriceChunk = 500
+
+func cycleOf(sig store.CycleSignal) workflows.Cycle {
+	return workflows.Cycle{
+		RuleID: sig.Key.RuleID, PartnerID: sig.Key.PartnerID, OfferID: sig.Key.OfferID,
+		PeriodStart: sig.Key.PeriodStart, PeriodEnd: sig.PeriodEnd,
+	}
+}
+
+func keyOf(c workflows.Cycle) store.CycleKey {
+	return store.CycleKey{RuleID: c.RuleID, PartnerID: c.PartnerID, OfferID: c.OfferID, PeriodStart: c.PeriodStart}
+}
+
+// sendCycleSignal delivers an outbox signal: it signal-with-starts the
+// cycle's workflow with the band, or, for a cycle already closed (a
+// backdated conversion), re-prices the period in place, since closed cycles
+// are not reopened.
+func (a *Activities) sendCycleSignal(ctx context.Context, sig store.CycleSignal) error {
+	cycle := cycleOf(sig)
+	if sig.Closed {
+		if _, err := a.reprice(ctx, cycle, nil); err != nil {
+			return err
+		}
+	} else {
+		_, err := a.temporal.SignalWithStartWorkflow(ctx, workflows.CycleWorkflowID(cycle), workflows.SignalBand,
+			workflows.BandSignal{Band: sig.Band},
+			client.StartWorkflowOptions{ID: workflows.CycleWorkflowID(cycle), TaskQueue: workflows.TaskQueue},
+			workflows.CommissionCycle, workflows.CycleState{Cycle: cycle, Band: -1})
+		if err != nil {
+			return fmt.Errorf("signal-with-start %s: %w", workflows.CycleWorkflowID(cycle), err)
+		}
+	}
+	return a.store.MarkCycleSignalSent(ctx, sig.ID)
+}
+
+// RepriceCycle re-prices a commission cycle's unpaid conversions to the
+// period's high-water band, in chunks, heartbeating its cursor so a retry
+// goes on where the last attempt stopped. It writes only deltas: running it
+// twice, or beside new conversions of the period, changes nothing more.
+func (a *Activities) RepriceCycle(ctx context.Context, cycle workflows.Cycle) (workflows.RepriceResult, error) {
+	var after int64
+	if activity.HasHeartbeatDetails(ctx) {
+		_ = activity.GetHeartbeatDetails(ctx, &after)
+	}
+	res, err := a.reprice(ctx, cycle, func(cursor int64) { activity.RecordHeartbeat(ctx, cursor) }, after)
+	if errors.Is(err, store.ErrNotFound) {
+		return res, temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeNotFound, err)
+	}
+	return res, err
+}
+
+// reprice re-prices a cycle from the conversion after the cursor on;
+// progress, when not nil, is told each chunk's cursor.
+func (a *Activities) reprice(ctx context.Context, cycle workflows.Cycle, progress func(int64), after ...int64) (workflows.RepriceResult, error) {
+	rule, err := a.store.TieredRule(ctx, cycle.RuleID)
+	if err != nil {
+		return workflows.RepriceResult{}, err
+	}
+	var res workflows.RepriceResult
+	res.Band = -1
+	if rule.RetroMode() == tiered.RetroDisabled {
+		return res, nil
+	}
+	var cursor int64
+	if len(after) > 0 {
+		cursor = after[0]
+	}
+	for {
+		chunk, err := a.store.RepriceCycleChunk(ctx, keyOf(cycle), cursor, repriceChunk, func(band int, cs []tiered.Priced) []tiered.Delta {
+			return tiered.Reprice(rule, band, cs)
+		})
+		if err != nil {
+			return res, err
+		}
+		res.Band = chunk.Band
+		res.Conversions += chunk.Seen
+		res.Repriced += chunk.Repriced
+		if chunk.LastID == 0 {
+			return res, nil
+		}
+		cursor = chunk.LastID
+		if progress != nil {
+			progress(cursor)
+		}
+	}
+}
+
+// CloseCycle records that a commission cycle's period is over.
+func (a *Activities) CloseCycle(ctx context.Context, cycle workflows.Cycle) error {
+	return a.store.CloseCycle(ctx, keyOf(cycle))
+}
+
+// SweepCycleSignals delivers the outbox signals written more than grace ago
+// and not delivered (the pricing activity's own delivery failed), oldest
+// first, and returns how many it delivered. It is not an activity: the
+// worker runs it beside the conversion sweeper.
+func SweepCycleSignals(ctx context.Context, a *Activities, grace time.Duration) (int, error) {
+	sigs, err := a.store.UnsentCycleSignals(ctx, time.Now().Add(-grace), 500)
+	if err != nil {
+		return 0, err
+	}
+	for i, sig := range sigs {
+		if err := a.sendCycleSignal(ctx, sig); err != nil {
+			return i, err
+		}
+	}
+	return len(sigs), nil
+}

@@ -1,0 +1,409 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/tierwise/tierwise/tiered"
+)
+
+// Ledger reasons of tiered commissions.
+const (
+	ReasonTiered = "tiered" // the band's adjustment, written when the conversion is priced
+	ReasonRetro  = "retro"  // a retroactive re-pricing's delta
+)
+
+// CreateTieredRule validates and stores a tiered commission rule.
+func (s *Store) CreateTieredRule(ctx context.Context, r tiered.Rule) (tiered.Rule, error) {
+	if err := validTieredRule(r); err != nil {
+		return tiered.Rule{}, err
+	}
+	def, err := json.Marshal(r)
+	if err != nil {
+		return tiered.Rule{}, fmt.Errorf("encode tiered rule: %w", err)
+	}
+	row := s.pool.QueryRow(ctx, `INSERT INTO tiered_rules (name, active, definition) VALUES ($1, $2, $3)
+		RETURNING id, name, active, definition, created_at`, r.Name, r.Active, def)
+	return scanTieredRule(row)
+}
+
+// validTieredRule turns the rule's problems into an *InvalidError.
+func validTieredRule(r tiered.Rule) error {
+	var p Problems
+	for _, fe := range r.Problems() {
+		p.Add(fe.Field, "%s", fe.Problem)
+	}
+	return p.Err()
+}
+
+// UpdateTieredRule replaces a rule's definition. Its id and creation time,
+// which decide priority, stay.
+func (s *Store) UpdateTieredRule(ctx context.Context, id int64, r tiered.Rule) (tiered.Rule, error) {
+	if err := validTieredRule(r); err != nil {
+		return tiered.Rule{}, err
+	}
+	def, err := json.Marshal(r)
+	if err != nil {
+		return tiered.Rule{}, fmt.Errorf("encode tiered rule: %w", err)
+	}
+	row := s.pool.QueryRow(ctx, `UPDATE tiered_rules SET name = $2, active = $3, definition = $4, updated_at = now()
+		WHERE id = $1 RETURNING id, name, active, definition, created_at`, id, r.Name, r.Active, def)
+	out, err := scanTieredRule(row)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return tiered.Rule{}, NotFound("tiered commission", id)
+	}
+	return out, err
+}
+
+// TieredRule returns one rule.
+func (s *Store) TieredRule(ctx context.Context, id int64) (tiered.Rule, error) {
+	r, err := scanTieredRule(s.pool.QueryRow(ctx, `SELECT id, name, active, definition, created_at FROM tiered_rules WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return tiered.Rule{}, NotFound("tiered commission", id)
+	}
+	return r, err
+}
+
+// TieredRules lists the rules in id order; activeOnly leaves out inactive ones.
+func (s *Store) TieredRules(ctx context.Context, activeOnly bool) ([]tiered.Rule, error) {
+	return tieredRules(ctx, s.pool, activeOnly)
+}
+
+func tieredRules(ctx context.Context, q querier, activeOnly bool) ([]tiered.Rule, error) {
+	rows, err := q.Query(ctx, `SELECT id, name, active, definition, created_at FROM tiered_rules
+		WHERE active OR NOT $1 ORDER BY id`, activeOnly)
+	if err != nil {
+		return nil, fmt.Errorf("list tiered rules: %w", err)
+	}
+	rules, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tiered.Rule, error) { return scanTieredRule(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list tiered rules: %w", err)
+	}
+	return rules, nil
+}
+
+func scanTieredRule(row pgx.Row) (tiered.Rule, error) {
+	var r tiered.Rule
+	var def []byte
+	var id int64
+	var name string
+	var active bool
+	var created time.Time
+	if err := row.Scan(&id, &name, &active, &def, &created); err != nil {
+		return tiered.Rule{}, err
+	}
+	if err := json.Unmarshal(def, &r); err != nil {
+		return tiered.Rule{}, fmt.Errorf("decode tiered rule %d: %w", id, err)
+	}
+	r.ID, r.Name, r.Active, r.CreatedAt = id, name, active, created.UTC()
+	return r, nil
+}
+
+// OfferAdvertisers maps every offer to its advertiser, for rule conflicts.
+func (s *Store) OfferAdvertisers(ctx context.Context) (map[int64]int64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, advertiser_id FROM offers`)
+	if err != nil {
+		return nil, fmt.Errorf("read offers: %w", err)
+	}
+	defer rows.Close()
+	m := map[int64]int64{}
+	for rows.Next() {
+		var o, a int64
+		if err := rows.Scan(&o, &a); err != nil {
+			return nil, fmt.Errorf("read offers: %w", err)
+		}
+		m[o] = a
+	}
+	return m, rows.Err()
+}
+
+// TieredRules reads the active rules and the network's time zone, in the
+// pricing transaction.
+func (p *PricingTx) TieredRules(ctx context.Context) ([]tiered.Rule, *time.Location, error) {
+	rules, err := tieredRules(ctx, p.tx, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	loc, err := networkLocation(ctx, p.tx)
+	return rules, loc, err
+}
+
+func networkLocation(ctx context.Context, tx pgx.Tx) (*time.Location, error) {
+	var tz string
+	if err := tx.QueryRow(ctx, `SELECT time_zone FROM network`).Scan(&tz); err != nil {
+		return nil, fmt.Errorf("read network time zone: %w", err)
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return nil, fmt.Errorf("network time zone %q: %w", tz, err)
+	}
+	return loc, nil
+}
+
+// CycleKey names a commission cycle.
+type CycleKey struct {
+	RuleID      int64
+	PartnerID   int64
+	OfferID     int64
+	PeriodStart time.Time
+}
+
+// CycleSignal is an outbox entry: tell the cycle's workflow its band.
+type CycleSignal struct {
+	ID        int64
+	Key       CycleKey
+	PeriodEnd time.Time
+	Band      int
+	Closed    bool // the cycle is closed: re-price in place, do not signal
+}
+
+// CycleCount is a cycle's state after counting a conversion.
+type CycleCount struct {
+	Metrics tiered.Metrics
+	Band    int // the high-water band
+}
+
+// Count adds the conversion's contribution to the rule's cycle of the
+// conversion's partner and offer, creating the cycle when it is the period's
+// first conversion, and raises the high-water band. Opening a cycle and
+// raising its band write an outbox signal. Callers count rules in id order,
+// so concurrent pricings lock cycles in one order.
+func (p *PricingTx) Count(ctx context.Context, r tiered.Rule, start, end time.Time, c tiered.Contribution) (CycleCount, error) {
+	key := CycleKey{RuleID: r.ID, PartnerID: p.Conversion.PartnerID, OfferID: p.Conversion.OfferID, PeriodStart: start}
+	var endArg *time.Time
+	if !end.IsZero() {
+		endArg = &end
+	}
+	tag, err := p.tx.Exec(ctx, `INSERT INTO commission_cycles (rule_id, partner_id, offer_id, period_start, period_end)
+		VALUES ($1, $2, $3, $4, coalesce($5, 'infinity'::timestamptz)) ON CONFLICT DO NOTHING`,
+		key.RuleID, key.PartnerID, key.OfferID, key.PeriodStart, endArg)
+	if err != nil {
+		return CycleCount{}, fmt.Errorf("open commission cycle: %w", err)
+	}
+	opened := tag.RowsAffected() == 1
+
+	var m tiered.Metrics
+	var band int
+	var closed *time.Time
+	if err := p.tx.QueryRow(ctx, `SELECT conversions, event_count, sale_amount, revenue, payout, band, closed_at
+		FROM commission_cycles WHERE rule_id = $1 AND partner_id = $2 AND offer_id = $3 AND period_start = $4 FOR UPDATE`,
+		key.RuleID, key.PartnerID, key.OfferID, key.PeriodStart).
+		Scan(&m.Conversions, &m.EventCount, &m.SaleAmount, &m.Revenue, &m.Payout, &band, &closed); err != nil {
+		return CycleCount{}, fmt.Errorf("lock commission cycle: %w", err)
+	}
+	m = m.Add(c)
+	newBand := tiered.HighWater(band, r.BandAt(m))
+	if _, err := p.tx.Exec(ctx, `UPDATE commission_cycles SET conversions = $5, event_count = $6, sale_amount = $7,
+			revenue = $8, payout = $9, band = $10,
+			band_reached_at = CASE WHEN $10 > band THEN now() ELSE band_reached_at END
+		WHERE rule_id = $1 AND partner_id = $2 AND offer_id = $3 AND period_start = $4`,
+		key.RuleID, key.PartnerID, key.OfferID, key.PeriodStart,
+		m.Conversions, m.EventCount, m.SaleAmount, m.Revenue, m.Payout, newBand); err != nil {
+		return CycleCount{}, fmt.Errorf("count in commission cycle: %w", err)
+	}
+	if _, err := p.tx.Exec(ctx, `INSERT INTO tiered_counts (conversion_id, rule_id, period_start, base, sale_amount, revenue, payout)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, p.Conversion.ID, r.ID, start, c.Base, c.SaleAmount, c.Revenue, c.Payout); err != nil {
+		return CycleCount{}, fmt.Errorf("record tiered count: %w", err)
+	}
+	if opened || newBand > band {
+		sig := CycleSignal{Key: key, PeriodEnd: end, Band: newBand, Closed: closed != nil}
+		if err := p.tx.QueryRow(ctx, `INSERT INTO cycle_signals (rule_id, partner_id, offer_id, period_start, band)
+			VALUES ($1, $2, $3, $4, $5) RETURNING id`, key.RuleID, key.PartnerID, key.OfferID, key.PeriodStart, newBand).Scan(&sig.ID); err != nil {
+			return CycleCount{}, fmt.Errorf("write cycle signal: %w", err)
+		}
+		p.signals = append(p.signals, sig)
+	}
+	return CycleCount{Metrics: m, Band: newBand}, nil
+}
+
+// MarkCycleSignalSent records that an outbox signal was delivered.
+func (s *Store) MarkCycleSignalSent(ctx context.Context, id int64) error {
+	if _, err := s.pool.Exec(ctx, `UPDATE cycle_signals SET sent_at = now() WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("mark cycle signal %d sent: %w", id, err)
+	}
+	return nil
+}
+
+// UnsentCycleSignals lists outbox signals written before the given time and
+// not delivered, oldest first.
+func (s *Store) UnsentCycleSignals(ctx context.Context, before time.Time, limit int) ([]CycleSignal, error) {
+	rows, err := s.pool.Query(ctx, `SELECT s.id, s.rule_id, s.partner_id, s.offer_id, s.period_start, c.period_end, s.band, c.closed_at IS NOT NULL
+		FROM cycle_signals s
+		JOIN commission_cycles c USING (rule_id, partner_id, offer_id, period_start)
+		WHERE s.sent_at IS NULL AND s.created_at < $1 ORDER BY s.id LIMIT $2`, before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list unsent cycle signals: %w", err)
+	}
+	sigs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (CycleSignal, error) {
+		var s CycleSignal
+		err := r.Scan(&s.ID, &s.Key.RuleID, &s.Key.PartnerID, &s.Key.OfferID, &s.Key.PeriodStart, &s.PeriodEnd, &s.Band, &s.Closed)
+		s.PeriodEnd = finite(s.PeriodEnd)
+		return s, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list unsent cycle signals: %w", err)
+	}
+	return sigs, nil
+}
+
+// finite maps PostgreSQL's 'infinity' (read as a far-future time) to the
+// zero time, "no end".
+func finite(t time.Time) time.Time {
+	if t.Year() > 9000 {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// RepriceChunk is one chunk of a retroactive re-pricing.
+type RepriceChunk struct {
+	Band     int   // the cycle's high-water band
+	Seen     int   // conversions looked at
+	Repriced int   // conversions that got new lines
+	LastID   int64 // the cursor for the next chunk; 0 when done
+}
+
+// CycleRepricer computes the retroactive deltas of a chunk of a cycle's
+// conversions at a band.
+type CycleRepricer func(band int, conversions []tiered.Priced) []tiered.Delta
+
+// RepriceCycleChunk re-prices, in one transaction, up to limit of the
+// cycle's conversions with an id after after: those the rule priced in that
+// period, not reversed. The conversions are locked; paid ones are passed
+// with Paid set so the repricer leaves them alone. The deltas are written as
+// retro lines and the conversions' bands raised.
+func (s *Store) RepriceCycleChunk(ctx context.Context, key CycleKey, after int64, limit int, reprice CycleRepricer) (RepriceChunk, error) {
+	var out RepriceChunk
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT band FROM commission_cycles
+			WHERE rule_id = $1 AND partner_id = $2 AND offer_id = $3 AND period_start = $4`,
+			key.RuleID, key.PartnerID, key.OfferID, key.PeriodStart).Scan(&out.Band); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return NotFound("commission cycle", fmt.Sprintf("%d/%d/%d/%s", key.RuleID, key.PartnerID, key.OfferID, key.PeriodStart.Format(time.RFC3339)))
+			}
+			return fmt.Errorf("read cycle band: %w", err)
+		}
+		rows, err := tx.Query(ctx, `SELECT c.id, c.currency,
+				c.sale_amount - coalesce((SELECT sum(sale_amount) FROM refunds r WHERE r.conversion_id = c.id), 0),
+				coalesce(sum(l.amount) FILTER (WHERE l.kind = 'payout' AND l.reason IN ('price', 'refund')), 0),
+				coalesce(sum(l.amount) FILTER (WHERE l.kind = 'revenue' AND l.reason IN ('price', 'refund')), 0),
+				coalesce(sum(l.amount) FILTER (WHERE l.kind = 'payout' AND l.reason IN ('tiered', 'retro')), 0),
+				coalesce(sum(l.amount) FILTER (WHERE l.kind = 'revenue' AND l.reason IN ('tiered', 'retro')), 0),
+				bool_or(l.kind = 'payout' AND l.payout_run_id IS NOT NULL)
+			FROM conversions c JOIN ledger_lines l ON l.conversion_id = c.id
+			WHERE c.tiered_rule_id = $1 AND c.partner_id = $2 AND c.offer_id = $3 AND c.tiered_period_start = $4
+				AND c.reversed_at IS NULL AND c.status = 'approved' AND c.id > $5
+				AND c.id IN (SELECT id FROM conversions WHERE tiered_rule_id = $1 AND partner_id = $2 AND offer_id = $3
+					AND tiered_period_start = $4 AND id > $5 ORDER BY id LIMIT $6 FOR UPDATE)
+			GROUP BY c.id ORDER BY c.id`,
+			key.RuleID, key.PartnerID, key.OfferID, key.PeriodStart, after, limit)
+		if err != nil {
+			return fmt.Errorf("read cycle conversions: %w", err)
+		}
+		priced, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tiered.Priced, error) {
+			var p tiered.Priced
+			var paid *bool
+			err := r.Scan(&p.ConversionID, &p.Amounts.Currency, &p.Amounts.SaleAmount, &p.Amounts.Payout, &p.Amounts.Revenue,
+				&p.TieredPayout, &p.TieredRevenue, &paid)
+			p.Paid = paid != nil && *paid
+			return p, err
+		})
+		if err != nil {
+			return fmt.Errorf("read cycle conversions: %w", err)
+		}
+		out.Seen = len(priced)
+		if len(priced) == limit {
+			out.LastID = priced[len(priced)-1].ConversionID
+		}
+		deltas := reprice(out.Band, priced)
+		sort.Slice(deltas, func(i, j int) bool { return deltas[i].ConversionID < deltas[j].ConversionID })
+		for _, d := range deltas {
+			c := Conversion{ID: d.ConversionID, PartnerID: key.PartnerID}
+			var n int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM ledger_lines WHERE conversion_id = $1 AND reason = 'retro'`, d.ConversionID).Scan(&n); err != nil {
+				return fmt.Errorf("count retro lines: %w", err)
+			}
+			lineKey := fmt.Sprintf("retro:%d", n+1)
+			note := fmt.Sprintf("retroactive: band %d of tiered commission %d", out.Band+1, key.RuleID)
+			var lines []NewLine
+			if !d.Payout.IsZero() {
+				lines = append(lines, NewLine{Kind: KindPayout, Amount: d.Payout, Reason: ReasonRetro, Layer: "tiered_commission", Note: note, Key: lineKey})
+			}
+			if !d.Revenue.IsZero() {
+				lines = append(lines, NewLine{Kind: KindRevenue, Amount: d.Revenue, Reason: ReasonRetro, Layer: "tiered_commission", Note: note, Key: lineKey})
+			}
+			if err := appendLines(ctx, tx, c, lines); err != nil {
+				return err
+			}
+			expl, err := json.Marshal(d.Explanation)
+			if err != nil {
+				return fmt.Errorf("encode retro explanation: %w", err)
+			}
+			if _, err := tx.Exec(ctx, `UPDATE conversions SET tiered_band = $2, tiered = $3 WHERE id = $1`, d.ConversionID, out.Band, expl); err != nil {
+				return fmt.Errorf("raise conversion band: %w", err)
+			}
+			if _, err := updateTotals(ctx, tx, d.ConversionID); err != nil {
+				return err
+			}
+			out.Repriced++
+		}
+		return nil
+	})
+	if err != nil {
+		return RepriceChunk{}, fmt.Errorf("reprice cycle chunk: %w", err)
+	}
+	return out, nil
+}
+
+// CloseCycle closes a commission cycle. Closing twice changes nothing.
+func (s *Store) CloseCycle(ctx context.Context, key CycleKey) error {
+	if _, err := s.pool.Exec(ctx, `UPDATE commission_cycles SET closed_at = now()
+		WHERE rule_id = $1 AND partner_id = $2 AND offer_id = $3 AND period_start = $4 AND closed_at IS NULL`,
+		key.RuleID, key.PartnerID, key.OfferID, key.PeriodStart); err != nil {
+		return fmt.Errorf("close commission cycle: %w", err)
+	}
+	return nil
+}
+
+// uncount removes a reversed conversion from the metrics of every cycle that
+// counted it. The cycles' bands stay: a band reached is kept for the period.
+func uncount(ctx context.Context, tx pgx.Tx, c Conversion) error {
+	if _, err := tx.Exec(ctx, `WITH gone AS (
+			UPDATE tiered_counts SET counted = false WHERE conversion_id = $1 AND counted
+			RETURNING rule_id, period_start, base, sale_amount, revenue, payout)
+		UPDATE commission_cycles cc SET
+			conversions = cc.conversions - CASE WHEN g.base THEN 1 ELSE 0 END,
+			event_count = cc.event_count - CASE WHEN g.base THEN 0 ELSE 1 END,
+			sale_amount = cc.sale_amount - g.sale_amount,
+			revenue = cc.revenue - g.revenue,
+			payout = cc.payout - g.payout
+		FROM gone g
+		WHERE cc.rule_id = g.rule_id AND cc.partner_id = $2 AND cc.offer_id = $3 AND cc.period_start = g.period_start`,
+		c.ID, c.PartnerID, c.OfferID); err != nil {
+		return fmt.Errorf("uncount conversion %d: %w", c.ID, err)
+	}
+	return nil
+}
+
+// recount changes a refunded conversion's amounts in the metrics of every
+// cycle that counts it; counts stay.
+func recount(ctx context.Context, tx pgx.Tx, c Conversion, sale, revenue, payout decimal.Decimal) error {
+	if _, err := tx.Exec(ctx, `WITH changed AS (
+			UPDATE tiered_counts SET sale_amount = sale_amount + $4, revenue = revenue + $5, payout = payout + $6
+			WHERE conversion_id = $1 AND counted
+			RETURNING rule_id, period_start)
+		UPDATE commission_cycles cc SET sale_amount = cc.sale_amount + $4, revenue = cc.revenue + $5, payout = cc.payout + $6
+		FROM changed g
+		WHERE cc.rule_id = g.rule_id AND cc.partner_id = $2 AND cc.offer_id = $3 AND cc.period_start = g.period_start`,
+		c.ID, c.PartnerID, c.OfferID, sale, revenue, payout); err != nil {
+		return fmt.Errorf("recount conversion %d: %w", c.ID, err)
+	}
+	return nil
+}

@@ -1,0 +1,73 @@
+// Package tiered is the pure calculation core of Tiered Commissions, layer 4
+// of the payout of one conversion (DESIGN.md §5, §8): rules and their
+// validation, which rule covers and wins a conversion, period windows in the
+// network's time zone, metrics and bands with their high-water mark, the
+// tiered payout and revenue lines with their explanation, retroactive
+// re-pricing and the conflicts between rules. It has no I/O, no clock and
+// no Temporal: the caller passes times, the network's *time.Location, the
+// stored metrics and high-water band, and the conversion's layer 1–3
+// amounts. Amounts are decimal.Decimal; times are UTC, converted to the
+// network's zone only for date and period boundaries. Every type marshals to
+// JSON with snake_case keys and amounts as decimal strings.
+//
+// How the pieces fit, for one approved conversion:
+//
+//  1. Covering gives every active rule that covers it; each adds the
+//     conversion's Arrival to its metrics for the partner × offer × period
+//     of PeriodOf (counted whichever rule wins, §13.9).
+//  2. Select picks the one rule that adjusts it (Candidates explains why).
+//  3. HighWater(stored band, rule.BandAt(metrics)) is the period's band.
+//  4. Apply(rule, band, amounts) gives the tiered lines; if the band rose,
+//     Reprice(rule, band, earlier conversions) gives the delta lines.
+//
+// Decisions where DESIGN.md is silent (each pinned by a test):
+//
+//   - Retro mode: empty means "disabled", the seed's default. Validate
+//     accepts it; Rule.RetroMode returns the effective mode.
+//   - Validation also requires a non-blank name and positive ids, rejects a
+//     percent decrease above 100% (it would always floor at 0), and rejects
+//     a bound on a count the rule never counts: event_count in a rule that
+//     applies to the base conversion, conversions in a rule for one named
+//     event (§13.8 counts over the applies-to set, so such a bound is
+//     always 0). An end date equal to the start date is a one-day rule. A
+//     bound with only max 0 is allowed (it holds at exactly 0).
+//   - Overlap (within a rule, and between rules in Conflicts): two bands
+//     overlap when they can hold at once for the same metric values, i.e.
+//     every metric both bound has intersecting (min, max] ranges; bands on
+//     different metrics always can. Counts are compared as decimals, so
+//     (1, 1.5] and (1.2, 3] overlap although no whole count is in both.
+//   - Conflicts use that same test across two rules, as if both saw the
+//     same metric values (they do when period and applies-to agree), and
+//     report each pair with where they overlap and who wins for whom.
+//   - Periods are calendar periods, not cut by the rule's dates; the global
+//     period is the rule's window [start date, end of end date), or
+//     [start date, FarFuture) without an end date. PeriodKey is the start
+//     in UTC as RFC 3339.
+//   - Days start at their first local instant: after the gap where DST
+//     skips midnight (01:00), at the first of two midnights where DST
+//     repeats it.
+//   - Event names match exactly (case-sensitive). An AdvertiserID of 0 in
+//     Facts matches no advertiser.
+//   - Priority: a rule naming the partner, then the newest CreatedAt, then
+//     the higher ID (a later-created id wins a tie of timestamps).
+//   - Amounts: the layer 1–3 payout and revenue are rounded before use
+//     (they are rounded already when they come from the ledger); the sale
+//     amount is used as sent. Each target is rounded to the currency's minor
+//     unit, ties away from zero (pricing.Round), and floored at zero; a line
+//     is target − layer 1–3 amount. A set to a percent of revenue uses the
+//     layer 1–3 revenue, never a tiered one (§13.4).
+//   - Retroactive, enabled mode: earlier conversions are priced exactly as
+//     Apply would price them at the new band, so a band that does not adjust
+//     an amount brings that amount's tiered line back to 0. Custom mode: a
+//     band without a retro adjustment for an amount leaves that amount's
+//     tiered line as it is (Line.Keep). Disabled mode or no band: nothing.
+//   - Metrics are sums as given, never clamped, so a refund followed by the
+//     same amounts back restores them; BandAt of a negative metric holds
+//     no band with a min (nor one without: min-less bands start at 0). A
+//     band without bounds never holds.
+//   - Explanations: every decimal in them is in the form its JSON string
+//     parses back to, every time in UTC, so a JSON round trip gives a
+//     reflect.DeepEqual value. The period, the metrics and the candidate
+//     rules are added by the caller (WithPeriod, WithMetrics,
+//     WithCandidates).
+package tiered

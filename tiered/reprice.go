@@ -1,0 +1,74 @@
+package tiered
+
+import (
+	"github.com/shopspring/decimal"
+)
+
+// Priced is an earlier conversion of a period, as retroactive re-pricing
+// sees it.
+type Priced struct {
+	ConversionID int64 `json:"conversion_id"`
+	// Amounts are its current layer 1–3 amounts, manual edits and partial
+	// refunds included.
+	Amounts Amounts `json:"amounts"`
+	// TieredPayout and TieredRevenue are the sums of its current tiered
+	// lines (the original ones and every delta since).
+	TieredPayout  decimal.Decimal `json:"tiered_payout"`
+	TieredRevenue decimal.Decimal `json:"tiered_revenue"`
+	// Paid is true once any of its payout lines is in a payout run; a paid
+	// conversion is never re-banded (DESIGN.md §13.12).
+	Paid bool `json:"paid"`
+}
+
+// Delta is what re-pricing writes for one conversion: a tiered payout line
+// and a tiered revenue line of these amounts (a zero one is not written).
+type Delta struct {
+	ConversionID int64           `json:"conversion_id"`
+	Payout       decimal.Decimal `json:"payout"`
+	Revenue      decimal.Decimal `json:"revenue"`
+	Explanation  Explanation     `json:"explanation"`
+}
+
+// Reprice computes the delta lines that bring the period's earlier
+// conversions to band of rule r when a partner reaches it (DESIGN.md
+// §13.10, §13.11): for each unpaid conversion, the tiered lines ApplyRetro
+// gives on its current amounts minus the tiered amounts it already has,
+// skipping any amount ApplyRetro keeps. Paid conversions, and conversions
+// whose deltas are both zero, are left out; with RetroDisabled or band -1
+// it returns nil. The deltas are differences of rounded amounts, so they
+// are rounded too, and running Reprice again on the updated conversions
+// returns nothing.
+func Reprice(r Rule, band int, conversions []Priced) []Delta {
+	if band < 0 || band >= len(r.Bands) {
+		return nil
+	}
+	if mode := r.RetroMode(); mode != RetroEnabled && mode != RetroCustom {
+		return nil
+	}
+	var out []Delta
+	for _, c := range conversions {
+		if c.Paid {
+			continue
+		}
+		res := ApplyRetro(r, band, c.Amounts)
+		e := res.Explanation
+		payout := delta(&e.Payout, res.Payout, c.TieredPayout)
+		revenue := delta(&e.Revenue, res.Revenue, c.TieredRevenue)
+		if payout.IsZero() && revenue.IsZero() {
+			continue
+		}
+		out = append(out, Delta{ConversionID: c.ConversionID, Payout: payout, Revenue: revenue, Explanation: e})
+	}
+	return out
+}
+
+// delta records in l what the conversion had and the line still to write.
+func delta(l *Line, target, previous decimal.Decimal) decimal.Decimal {
+	prev := canonical(previous)
+	d := zero
+	if !l.Keep {
+		d = canonical(target.Sub(previous))
+	}
+	l.Previous, l.Delta = &prev, &d
+	return d
+}
