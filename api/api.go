@@ -77,6 +77,7 @@ func (s *Server) routes(r chi.Router) {
 		s.adminRoutes(r)
 		s.conversionRoutes(r)
 		s.dataPointRoutes(r)
+		s.tieredRoutes(r)
 	})
 	r.Group(func(r chi.Router) {
 		r.Use(s.requirePartner)

@@ -101,6 +101,7 @@ type explanation struct {
 	Priced       bool               `json:"priced"`
 	Note         string             `json:"note,omitempty"`
 	Pricing      *pricing.Record    `json:"pricing,omitempty"`
+	Tiered       json.RawMessage    `json:"tiered,omitempty"` // the tiered commission's explanation
 	Lines        []store.LedgerLine `json:"lines"`
 }
 
@@ -115,7 +116,7 @@ func (s *Server) explainConversion(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	e := explanation{ConversionID: id, Status: v.Status, Payout: v.Payout, Revenue: v.Revenue, Priced: v.PricedAt != nil, Lines: v.Lines}
+	e := explanation{ConversionID: id, Status: v.Status, Payout: v.Payout, Revenue: v.Revenue, Priced: v.PricedAt != nil, Tiered: v.Tiered, Lines: v.Lines}
 	switch {
 	case v.Pricing != nil:
 		e.Pricing = new(pricing.Record)
@@ -344,7 +345,7 @@ func (s *Server) listConversions(w http.ResponseWriter, r *http.Request) {
 }
 
 var csvHeader = []string{"id", "occurred_at", "advertiser_id", "offer_id", "partner_id", "event", "user_id",
-	"transaction_id", "order_id", "status", "currency", "sale_amount", "payout", "revenue", "reversed"}
+	"transaction_id", "order_id", "status", "currency", "sale_amount", "payout", "revenue", "reversed", "rules"}
 
 // exportConversions streams the whole filtered report as CSV, page by page.
 func (s *Server) exportConversions(w http.ResponseWriter, r *http.Request) {
@@ -368,7 +369,8 @@ func (s *Server) exportConversions(w http.ResponseWriter, r *http.Request) {
 		for _, c := range cs {
 			_ = cw.Write([]string{strconv.FormatInt(c.ID, 10), c.OccurredAt.Format(time.RFC3339), strconv.FormatInt(c.AdvertiserID, 10),
 				strconv.FormatInt(c.OfferID, 10), strconv.FormatInt(c.PartnerID, 10), c.Event, c.UserID, c.TransactionID, c.OrderID,
-				c.Status, c.Currency, c.SaleAmount.String(), c.Payout.String(), c.Revenue.String(), strconv.FormatBool(c.ReversedAt != nil)})
+				c.Status, c.Currency, c.SaleAmount.String(), c.Payout.String(), c.Revenue.String(), strconv.FormatBool(c.ReversedAt != nil),
+				c.TieredRuleName})
 		}
 		if len(cs) < f.Limit {
 			break

@@ -45,9 +45,10 @@ type Conversion struct {
 	Pricing         json.RawMessage     `json:"-"`
 	// TieredRuleID is the tiered commission that adjusted the conversion
 	// (0: none), TieredBand the band it was priced at (-1: none).
-	TieredRuleID int64           `json:"tiered_rule_id,omitempty"`
-	TieredBand   int             `json:"tiered_band"`
-	Tiered       json.RawMessage `json:"-"`
+	TieredRuleID   int64           `json:"tiered_rule_id,omitempty"`
+	TieredRuleName string          `json:"tiered_rule_name,omitempty"`
+	TieredBand     int             `json:"tiered_band"`
+	Tiered         json.RawMessage `json:"-"`
 }
 
 // Anonymous reports whether the conversion has no customer (no user_id).
@@ -56,14 +57,15 @@ func (c Conversion) Anonymous() bool { return c.UserID == "" }
 const conversionColumns = `id, advertiser_id, offer_id, partner_id, event, coalesce(user_id, ''),
 	coalesce(transaction_id, ''), coalesce(order_id, ''), currency, sale_amount, postback_revenue,
 	status, occurred_at, received_at, adv, data, workflow_id, signalled_at, priced_at, reversed_at,
-	payout, revenue, pricing, coalesce(tiered_rule_id, 0), coalesce(tiered_band, -1), tiered`
+	payout, revenue, pricing, coalesce(tiered_rule_id, 0), coalesce(tiered_band, -1), tiered,
+	coalesce((SELECT name FROM tiered_rules WHERE id = tiered_rule_id), '')`
 
 func scanConversion(row pgx.Row) (Conversion, error) {
 	var c Conversion
 	err := row.Scan(&c.ID, &c.AdvertiserID, &c.OfferID, &c.PartnerID, &c.Event, &c.UserID,
 		&c.TransactionID, &c.OrderID, &c.Currency, &c.SaleAmount, &c.PostbackRevenue,
 		&c.Status, &c.OccurredAt, &c.ReceivedAt, &c.Adv, &c.Data, &c.WorkflowID, &c.SignalledAt, &c.PricedAt, &c.ReversedAt,
-		&c.Payout, &c.Revenue, &c.Pricing, &c.TieredRuleID, &c.TieredBand, &c.Tiered)
+		&c.Payout, &c.Revenue, &c.Pricing, &c.TieredRuleID, &c.TieredBand, &c.Tiered, &c.TieredRuleName)
 	c.OccurredAt, c.ReceivedAt = c.OccurredAt.UTC(), c.ReceivedAt.UTC()
 	return c, err
 }

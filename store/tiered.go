@@ -276,9 +276,10 @@ type CycleRepricer func(band int, conversions []tiered.Priced) []tiered.Delta
 
 // RepriceCycleChunk re-prices, in one transaction, up to limit of the
 // cycle's conversions with an id after after: those the rule priced in that
-// period, not reversed. The conversions are locked; paid ones are passed
-// with Paid set so the repricer leaves them alone. The deltas are written as
-// retro lines and the conversions' bands raised.
+// period at a lower band than the period's, not reversed (the conversions
+// priced at the band already have it). The conversions are locked; paid ones
+// are passed with Paid set so the repricer leaves them alone. The deltas are
+// written as retro lines and the conversions' bands raised.
 func (s *Store) RepriceCycleChunk(ctx context.Context, key CycleKey, after int64, limit int, reprice CycleRepricer) (RepriceChunk, error) {
 	var out RepriceChunk
 	err := s.tx(ctx, func(tx pgx.Tx) error {
@@ -302,8 +303,9 @@ func (s *Store) RepriceCycleChunk(ctx context.Context, key CycleKey, after int64
 				AND c.reversed_at IS NULL AND c.status = 'approved' AND c.id > $5
 				AND c.id IN (SELECT id FROM conversions WHERE tiered_rule_id = $1 AND partner_id = $2 AND offer_id = $3
 					AND tiered_period_start = $4 AND id > $5 ORDER BY id LIMIT $6 FOR UPDATE)
+				AND c.tiered_band < $7
 			GROUP BY c.id ORDER BY c.id`,
-			key.RuleID, key.PartnerID, key.OfferID, key.PeriodStart, after, limit)
+			key.RuleID, key.PartnerID, key.OfferID, key.PeriodStart, after, limit, out.Band)
 		if err != nil {
 			return fmt.Errorf("read cycle conversions: %w", err)
 		}
@@ -319,8 +321,11 @@ func (s *Store) RepriceCycleChunk(ctx context.Context, key CycleKey, after int64
 			return fmt.Errorf("read cycle conversions: %w", err)
 		}
 		out.Seen = len(priced)
-		if len(priced) == limit {
-			out.LastID = priced[len(priced)-1].ConversionID
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM (SELECT id FROM conversions
+				WHERE tiered_rule_id = $1 AND partner_id = $2 AND offer_id = $3 AND tiered_period_start = $4 AND id > $5
+				ORDER BY id LIMIT $6) chunk HAVING count(*) = $6`,
+			key.RuleID, key.PartnerID, key.OfferID, key.PeriodStart, after, limit).Scan(&out.LastID); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("read chunk cursor: %w", err)
 		}
 		deltas := reprice(out.Band, priced)
 		sort.Slice(deltas, func(i, j int) bool { return deltas[i].ConversionID < deltas[j].ConversionID })
@@ -406,4 +411,82 @@ func recount(ctx context.Context, tx pgx.Tx, c Conversion, sale, revenue, payout
 		return fmt.Errorf("recount conversion %d: %w", c.ID, err)
 	}
 	return nil
+}
+
+// CycleRow is one commission cycle for the commission-cycle report.
+type CycleRow struct {
+	RuleID        int64           `json:"rule_id"`
+	PartnerID     int64           `json:"partner_id"`
+	OfferID       int64           `json:"offer_id"`
+	PeriodStart   time.Time       `json:"period_start"`
+	PeriodEnd     *time.Time      `json:"period_end,omitempty"`
+	Metrics       tiered.Metrics  `json:"metrics"`
+	Band          int             `json:"band"`
+	BandReachedAt *time.Time      `json:"band_reached_at,omitempty"`
+	ClosedAt      *time.Time      `json:"closed_at,omitempty"`
+	TieredPayout  decimal.Decimal `json:"tiered_payout"` // adjustments written when conversions were priced
+	RetroPayout   decimal.Decimal `json:"retro_payout"`  // retroactive adjustments
+}
+
+// CycleFilter selects cycles; zero fields do not filter.
+type CycleFilter struct {
+	RuleID, PartnerID, OfferID int64
+	Limit                      int
+}
+
+// CommissionCycles lists cycles, newest period first.
+func (s *Store) CommissionCycles(ctx context.Context, f CycleFilter) ([]CycleRow, error) {
+	rows, err := s.pool.Query(ctx, `SELECT cc.rule_id, cc.partner_id, cc.offer_id, cc.period_start, cc.period_end,
+			cc.conversions, cc.event_count, cc.sale_amount, cc.revenue, cc.payout, cc.band, cc.band_reached_at, cc.closed_at,
+			coalesce((SELECT sum(l.amount) FROM ledger_lines l JOIN conversions c ON c.id = l.conversion_id
+				WHERE c.tiered_rule_id = cc.rule_id AND c.partner_id = cc.partner_id AND c.offer_id = cc.offer_id
+					AND c.tiered_period_start = cc.period_start AND l.kind = 'payout' AND l.reason = 'tiered'), 0),
+			coalesce((SELECT sum(l.amount) FROM ledger_lines l JOIN conversions c ON c.id = l.conversion_id
+				WHERE c.tiered_rule_id = cc.rule_id AND c.partner_id = cc.partner_id AND c.offer_id = cc.offer_id
+					AND c.tiered_period_start = cc.period_start AND l.kind = 'payout' AND l.reason = 'retro'), 0)
+		FROM commission_cycles cc
+		WHERE ($1 = 0 OR cc.rule_id = $1) AND ($2 = 0 OR cc.partner_id = $2) AND ($3 = 0 OR cc.offer_id = $3)
+		ORDER BY cc.period_start DESC, cc.rule_id, cc.partner_id, cc.offer_id LIMIT $4`,
+		f.RuleID, f.PartnerID, f.OfferID, f.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("list commission cycles: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (CycleRow, error) {
+		var c CycleRow
+		var end time.Time
+		err := r.Scan(&c.RuleID, &c.PartnerID, &c.OfferID, &c.PeriodStart, &end,
+			&c.Metrics.Conversions, &c.Metrics.EventCount, &c.Metrics.SaleAmount, &c.Metrics.Revenue, &c.Metrics.Payout,
+			&c.Band, &c.BandReachedAt, &c.ClosedAt, &c.TieredPayout, &c.RetroPayout)
+		c.PeriodStart = c.PeriodStart.UTC()
+		if e := finite(end); !e.IsZero() {
+			c.PeriodEnd = &e
+		}
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list commission cycles: %w", err)
+	}
+	return out, nil
+}
+
+// EndedOpenCycles lists cycles whose period ended before the given time and
+// that are not closed: their workflow is missing or late.
+func (s *Store) EndedOpenCycles(ctx context.Context, before time.Time, limit int) ([]CycleKey, []time.Time, error) {
+	rows, err := s.pool.Query(ctx, `SELECT rule_id, partner_id, offer_id, period_start, period_end FROM commission_cycles
+		WHERE closed_at IS NULL AND period_end < $1 ORDER BY period_end LIMIT $2`, before, limit)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list ended cycles: %w", err)
+	}
+	defer rows.Close()
+	var keys []CycleKey
+	var ends []time.Time
+	for rows.Next() {
+		var k CycleKey
+		var end time.Time
+		if err := rows.Scan(&k.RuleID, &k.PartnerID, &k.OfferID, &k.PeriodStart, &end); err != nil {
+			return nil, nil, fmt.Errorf("list ended cycles: %w", err)
+		}
+		keys, ends = append(keys, k), append(ends, end.UTC())
+	}
+	return keys, ends, rows.Err()
 }

@@ -15,6 +15,11 @@ type Priced struct {
 	// lines (the original ones and every delta since).
 	TieredPayout  decimal.Decimal `json:"tiered_payout"`
 	TieredRevenue decimal.Decimal `json:"tiered_revenue"`
+	// Band is the band its current tiered lines are at (the Explanation.Band
+	// of its latest pricing or re-pricing by this rule), -1 for none.
+	// Conversions already at the new band or above are left alone: in
+	// custom mode they keep the band's own adjustment, not its retro one.
+	Band int `json:"band"`
 	// Paid is true once any of its payout lines is in a payout run; a paid
 	// conversion is never re-banded (DESIGN.md §13.12).
 	Paid bool `json:"paid"`
@@ -47,7 +52,7 @@ func Reprice(r Rule, band int, conversions []Priced) []Delta {
 	}
 	var out []Delta
 	for _, c := range conversions {
-		if c.Paid {
+		if c.Paid || c.Band >= band {
 			continue
 		}
 		res := ApplyRetro(r, band, c.Amounts)
