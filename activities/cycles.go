@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -35,17 +37,29 @@ func keyOf(c workflows.Cycle) store.CycleKey {
 // are not reopened.
 func (a *Activities) sendCycleSignal(ctx context.Context, sig store.CycleSignal) error {
 	cycle := cycleOf(sig)
-	if sig.Closed {
-		if _, err := a.reprice(ctx, cycle, nil); err != nil {
-			return err
-		}
-	} else {
+	closed := sig.Closed
+	if !closed {
+		// A finished cycle workflow is never started again: its id is
+		// rejected, and the period is re-priced in place.
 		_, err := a.temporal.SignalWithStartWorkflow(ctx, workflows.CycleWorkflowID(cycle), workflows.SignalBand,
 			workflows.BandSignal{Band: sig.Band},
-			client.StartWorkflowOptions{ID: workflows.CycleWorkflowID(cycle), TaskQueue: workflows.TaskQueue},
+			client.StartWorkflowOptions{
+				ID:                    workflows.CycleWorkflowID(cycle),
+				TaskQueue:             workflows.TaskQueue,
+				WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+			},
 			workflows.CommissionCycle, workflows.CycleState{Cycle: cycle, Band: -1})
-		if err != nil {
+		var started *serviceerror.WorkflowExecutionAlreadyStarted
+		switch {
+		case errors.As(err, &started):
+			closed = true
+		case err != nil:
 			return fmt.Errorf("signal-with-start %s: %w", workflows.CycleWorkflowID(cycle), err)
+		}
+	}
+	if closed {
+		if _, err := a.reprice(ctx, cycle, nil); err != nil {
+			return err
 		}
 	}
 	return a.store.MarkCycleSignalSent(ctx, sig.ID)
@@ -123,4 +137,37 @@ func SweepCycleSignals(ctx context.Context, a *Activities, grace time.Duration) 
 		}
 	}
 	return len(sigs), nil
+}
+
+// CloseEndedCycles closes the cycles whose period ended before grace ago and
+// whose workflow is not running (it was terminated, or never started): the
+// safety net that a Temporal Schedule runs. Each is re-priced to its band
+// first, as its workflow would have. It returns how many it closed.
+func (a *Activities) CloseEndedCycles(ctx context.Context, grace time.Duration) (int, error) {
+	keys, ends, err := a.store.EndedOpenCycles(ctx, time.Now().Add(-grace), 500)
+	if err != nil {
+		return 0, err
+	}
+	closed := 0
+	for i, k := range keys {
+		cycle := workflows.Cycle{RuleID: k.RuleID, PartnerID: k.PartnerID, OfferID: k.OfferID, PeriodStart: k.PeriodStart, PeriodEnd: ends[i]}
+		desc, err := a.temporal.DescribeWorkflowExecution(ctx, workflows.CycleWorkflowID(cycle), "")
+		var missing *serviceerror.NotFound
+		switch {
+		case errors.As(err, &missing):
+		case err != nil:
+			return closed, fmt.Errorf("describe %s: %w", workflows.CycleWorkflowID(cycle), err)
+		case desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
+			continue // its timer closes it
+		}
+		if _, err := a.reprice(ctx, cycle, nil); err != nil {
+			return closed, err
+		}
+		if err := a.store.CloseCycle(ctx, keyOf(cycle)); err != nil {
+			return closed, err
+		}
+		activity.RecordHeartbeat(ctx, i)
+		closed++
+	}
+	return closed, nil
 }

@@ -130,7 +130,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to Temporal: %w", err)
 	}
-	if err := worker.EnsureSearchAttributes(ctx, s.client, cfg.Namespace); err != nil {
+	if err := worker.Prepare(ctx, s.client, cfg.Namespace); err != nil {
 		return nil, err
 	}
 

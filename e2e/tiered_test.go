@@ -8,7 +8,12 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+
+	"github.com/tierwise/tierwise/worker"
+	"github.com/tierwise/tierwise/workflows"
 )
 
 // send sends a postback that must be accepted and returns its conversion id
@@ -43,7 +48,7 @@ func (b *testBundle) payouts(ids []int64, want string) []decimal.Decimal {
 	}
 	total := decimal.RequireFromString(want)
 	var got []decimal.Decimal
-	require.Eventually(b.t, func() bool {
+	ok := assert.Eventually(b.t, func() bool {
 		got = got[:0]
 		sum := decimal.Zero
 		for _, cid := range ids {
@@ -54,8 +59,8 @@ func (b *testBundle) payouts(ids []int64, want string) []decimal.Decimal {
 		}
 		return sum.Equal(total)
 	}, 30*time.Second, 50*time.Millisecond, "total payout never reached %s", want)
-	if b.t.Failed() {
-		b.t.Logf("payouts: %v", got)
+	if !ok {
+		b.t.Fatalf("payouts: %v", got)
 	}
 	return got
 }
@@ -295,4 +300,133 @@ func TestTieredRuleValidationOverHTTP(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, status)
 	require.NotEmpty(t, body.Error.Problems)
 	require.Contains(t, body.Error.Problems[0].Field, "bands")
+}
+
+// cycleRow reads one commission cycle's state.
+func (b *testBundle) cycleRow(periodStart time.Time) (conversions int64, sale decimal.Decimal, band int, closed bool) {
+	b.t.Helper()
+	var closedAt *time.Time
+	require.NoError(b.t, b.pool.QueryRow(context.Background(), `SELECT conversions, sale_amount, band, closed_at
+		FROM commission_cycles WHERE period_start = $1`, periodStart).Scan(&conversions, &sale, &band, &closedAt))
+	return conversions, sale, band, closedAt != nil
+}
+
+func TestBackdatedConversionIntoClosedCycle(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	adv := b.advertiser()
+	offer := b.offer(adv.ID, "public", cpaRPA("10.00", "20.00"))
+	partner := b.partner(nil)
+	b.tieredRule(map[string]any{
+		"name": "Monthly", "offer_ids": []int64{offer}, "applies_to": "base", "start_date": "2020-01-01", "period": "monthly",
+		"retro_mode": "enabled",
+		"bands": []map[string]any{{"name": "Over 1", "bounds": bounds("conversions", "1"),
+			"payout": map[string]any{"action": "set", "rate": "fixed", "value": "15"}}},
+	})
+	lastMonth := time.Date(2024, 5, 10, 12, 0, 0, 0, time.UTC)
+	periodStart := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
+	send := func(user string) int64 {
+		return b.send(map[string]string{"token": adv.Token, "offer_id": id(offer), "partner_id": id(partner),
+			"user_id": user, "timestamp": lastMonth.Format(time.RFC3339)})
+	}
+	first := send("u1")
+	b.payouts([]int64{first}, "10")
+	// The period is over: its workflow's timer closes the cycle at once.
+	require.Eventually(t, func() bool { _, _, _, closed := b.cycleRow(periodStart); return closed }, 20*time.Second, 50*time.Millisecond)
+	wid := fmt.Sprintf("cycle/1/%d/%d/%s", partner, offer, periodStart.Format(time.RFC3339))
+	tc := b.temporal.Client()
+	desc, err := tc.DescribeWorkflowExecution(context.Background(), wid, "")
+	require.NoError(t, err)
+	runID := desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+
+	// A backdated conversion reaches the band of the closed period: it is
+	// priced at the band and the earlier one re-priced, as a live arrival.
+	second := send("u2")
+	got := b.payouts([]int64{first, second}, "30")
+	requireAmount(t, "15", got[0])
+	requireAmount(t, "15", got[1])
+	n, _, band, closed := b.cycleRow(periodStart)
+	require.Equal(t, int64(2), n)
+	require.Equal(t, 0, band)
+	require.True(t, closed)
+
+	desc, err = tc.DescribeWorkflowExecution(context.Background(), wid, "")
+	require.NoError(t, err)
+	require.Equal(t, runID, desc.GetWorkflowExecutionInfo().GetExecution().GetRunId(), "the closed cycle's workflow is not reopened")
+}
+
+func TestRefundsAndReversalsReduceMetrics(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	adv := b.advertiser()
+	offer := b.offer(adv.ID, "public", event{Payout: rate{Type: "cps", Percent: "10"}, Revenue: rate{Type: "rps", Percent: "20"}})
+	partner := b.partner(nil)
+	b.tieredRule(map[string]any{
+		"name": "Big sales", "offer_ids": []int64{offer}, "applies_to": "base", "start_date": "2020-01-01", "period": "global",
+		"bands": []map[string]any{{"name": "Over 150", "bounds": bounds("sale_amount", "150"),
+			"payout": map[string]any{"action": "increase", "by": "percent", "value": "50"}}},
+	})
+	first := b.convert(params("token", adv.Token, "offer_id", id(offer), "partner_id", id(partner), "user_id", "u1", "amount", "100"))
+	requireAmount(t, "10", first.Payout)
+	second := b.convert(params("token", adv.Token, "offer_id", id(offer), "partner_id", id(partner), "user_id", "u2", "amount", "100"))
+	requireAmount(t, "15", second.Payout, "200 > 150: the band's +50%")
+	start := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	n, sale, band, _ := b.cycleRow(start)
+	require.Equal(t, int64(2), n)
+	requireAmount(t, "200", sale)
+	require.Equal(t, 0, band)
+
+	// A partial refund: sums reduced, counts unchanged, the percentage part
+	// of the tiered line follows.
+	var refunded struct {
+		Conversion struct {
+			Payout string `json:"payout"`
+		} `json:"conversion"`
+	}
+	b.mustDo(http.StatusCreated, http.MethodPost, "/refunds", map[string]any{"conversion_id": second.ID, "sale_amount": "40"}, &refunded)
+	require.Equal(t, "9", refunded.Conversion.Payout, "10% × 60 = 6, +50% = 9")
+	n, sale, band, _ = b.cycleRow(start)
+	require.Equal(t, int64(2), n)
+	requireAmount(t, "160", sale)
+
+	// A reversal takes the conversion out; the band reached is kept.
+	b.mustDo(http.StatusOK, http.MethodPost, "/reversals", map[string]any{"conversion_id": first.ID}, nil)
+	n, sale, band, _ = b.cycleRow(start)
+	require.Equal(t, int64(1), n)
+	requireAmount(t, "60", sale)
+	require.Equal(t, 0, band, "a band reached is kept for the period")
+	third := b.convert(params("token", adv.Token, "offer_id", id(offer), "partner_id", id(partner), "user_id", "u3", "amount", "10"))
+	requireAmount(t, "1.5", third.Payout, "priced at the high-water band though the sum is now 70")
+}
+
+func TestSafetyNetClosesEndedCycles(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	adv := b.advertiser()
+	offer := b.offer(adv.ID, "public", cpaRPA("10.00", "20.00"))
+	partner := b.partner(nil)
+	rule := b.tieredRule(map[string]any{
+		"name": "Daily", "offer_ids": []int64{offer}, "applies_to": "base", "start_date": "2020-01-01", "period": "daily",
+		"bands": []map[string]any{{"name": "Any", "bounds": bounds("conversions", ""),
+			"payout": map[string]any{"action": "increase", "by": "flat", "value": "1"}}},
+	})
+	// A cycle whose period ended and whose workflow never ran.
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	_, err := b.pool.Exec(ctx, `INSERT INTO commission_cycles (rule_id, partner_id, offer_id, period_start, period_end)
+		VALUES ($1, $2, $3, $4, $5)`, rule, partner, offer, start, start.AddDate(0, 0, 1))
+	require.NoError(t, err)
+
+	tc := b.temporal.Client()
+	run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: worker.TaskQueue}, workflows.CloseEndedCycles)
+	require.NoError(t, err)
+	var closed int
+	require.NoError(t, run.Get(ctx, &closed))
+	require.Equal(t, 1, closed)
+	_, _, _, isClosed := b.cycleRow(start)
+	require.True(t, isClosed)
+
+	// The schedule that runs it every minute exists.
+	_, err = tc.ScheduleClient().GetHandle(ctx, workflows.CloseEndedCyclesSchedule).Describe(ctx)
+	require.NoError(t, err)
 }

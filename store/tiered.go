@@ -297,7 +297,7 @@ func (s *Store) RepriceCycleChunk(ctx context.Context, key CycleKey, after int64
 				coalesce(sum(l.amount) FILTER (WHERE l.kind = 'revenue' AND l.reason IN ('price', 'refund')), 0),
 				coalesce(sum(l.amount) FILTER (WHERE l.kind = 'payout' AND l.reason IN ('tiered', 'retro')), 0),
 				coalesce(sum(l.amount) FILTER (WHERE l.kind = 'revenue' AND l.reason IN ('tiered', 'retro')), 0),
-				bool_or(l.kind = 'payout' AND l.payout_run_id IS NOT NULL)
+				bool_or(l.kind = 'payout' AND l.payout_run_id IS NOT NULL), c.tiered_band
 			FROM conversions c JOIN ledger_lines l ON l.conversion_id = c.id
 			WHERE c.tiered_rule_id = $1 AND c.partner_id = $2 AND c.offer_id = $3 AND c.tiered_period_start = $4
 				AND c.reversed_at IS NULL AND c.status = 'approved' AND c.id > $5
@@ -313,7 +313,7 @@ func (s *Store) RepriceCycleChunk(ctx context.Context, key CycleKey, after int64
 			var p tiered.Priced
 			var paid *bool
 			err := r.Scan(&p.ConversionID, &p.Amounts.Currency, &p.Amounts.SaleAmount, &p.Amounts.Payout, &p.Amounts.Revenue,
-				&p.TieredPayout, &p.TieredRevenue, &paid)
+				&p.TieredPayout, &p.TieredRevenue, &paid, &p.Band)
 			p.Paid = paid != nil && *paid
 			return p, err
 		})

@@ -36,6 +36,9 @@
 //     every metric both bound has intersecting (min, max] ranges; bands on
 //     different metrics always can. Counts are compared as decimals, so
 //     (1, 1.5] and (1.2, 3] overlap although no whole count is in both.
+//   - Band order: bands are listed lowest first, and Validate enforces it
+//     (each band must lie above every earlier one on some metric both
+//     bound), because BandAt and the high-water mark compare indexes.
 //   - Conflicts use that same test across two rules, as if both saw the
 //     same metric values (they do when period and applies-to agree), and
 //     report each pair with where they overlap and who wins for whom.
@@ -56,6 +59,13 @@
 //     unit, ties away from zero (pricing.Round), and floored at zero; a line
 //     is target − layer 1–3 amount. A set to a percent of revenue uses the
 //     layer 1–3 revenue, never a tiered one (§13.4).
+//   - Reprice re-prices only unpaid conversions below the new band
+//     (Priced.Band, -1 for none; nil trusts the caller to have filtered): in
+//     custom mode a conversion priced at the band itself keeps the band's
+//     own adjustment. Each delta is the target
+//     line minus the conversion's current tiered amount, so current values
+//     (manual edits, partial refunds) are followed and a second run writes
+//     nothing.
 //   - Retroactive, enabled mode: earlier conversions are priced exactly as
 //     Apply would price them at the new band, so a band that does not adjust
 //     an amount brings that amount's tiered line back to 0. Custom mode: a

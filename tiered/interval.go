@@ -114,3 +114,19 @@ func bandRef(i int, name string) string {
 	}
 	return ref
 }
+
+// bandAbove reports whether upper lies above lower on some metric both
+// bound: every value upper admits there is above every value lower admits.
+func bandAbove(lower, upper *Band) bool {
+	for _, m := range metrics {
+		il, okL := lower.boundOn(m)
+		iu, okU := upper.boundOn(m)
+		if !okL || !okU || il.hi == nil {
+			continue
+		}
+		if c := iu.lo.Cmp(*il.hi); c > 0 || (c == 0 && iu.loOpen) {
+			return true
+		}
+	}
+	return false
+}

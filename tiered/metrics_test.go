@@ -58,6 +58,16 @@ func TestBandAt(t *testing.T) {
 	}
 }
 
+func TestBandName(t *testing.T) {
+	t.Parallel()
+	r := setup(t).rule
+	r.Bands[1].Name = ""
+	require.Equal(t, `bands[0] "Standard"`, r.BandName(0))
+	require.Equal(t, "bands[1]", r.BandName(1))
+	require.Equal(t, "no band", r.BandName(-1))
+	require.Equal(t, "no band", r.BandName(2))
+}
+
 func TestHighWater(t *testing.T) {
 	t.Parallel()
 

@@ -53,8 +53,8 @@ func (r Rule) Window(loc *time.Location) (start, end time.Time, err error) {
 // rule's dates (a rule starting on the 15th still has the calendar month as
 // its period; it counts nothing before its start). The global period is the
 // rule's Window, whatever at is: [start date, end of end date or FarFuture);
-// when the rule's dates are malformed its start is the zero time. An unknown
-// period is treated as global.
+// when the rule's dates are malformed it is [zero time, FarFuture). An
+// unknown period is treated as global.
 func PeriodOf(r Rule, at time.Time, loc *time.Location) (start, end time.Time) {
 	loc = orUTC(loc)
 	y, m, d := at.In(loc).Date()

@@ -26,6 +26,7 @@ func TestPeriodBoundaries(t *testing.T) {
 	santiago := loadLocation(t, "America/Santiago")
 	beirut := loadLocation(t, "Asia/Beirut")
 	havana := loadLocation(t, "America/Havana")
+	amman := loadLocation(t, "Asia/Amman")
 
 	tests := []struct {
 		name      string
@@ -109,6 +110,12 @@ func TestPeriodBoundaries(t *testing.T) {
 			// Cuba: 01:00 CDT falls back to 00:00 CST; the first midnight starts the day.
 			name: "DailyHavanaRepeatedMidnight", loc: havana, period: tiered.PeriodDaily,
 			at: time.Date(2024, 11, 3, 12, 0, 0, 0, havana), wantStart: utc(2024, 11, 3, 4, 0), wantEnd: utc(2024, 11, 4, 5, 0),
+		},
+		{
+			// Jordan 2021: 01:00 EEST fell back to 00:00 EET, and time.Date
+			// resolves midnight to the second one; the day starts at the first.
+			name: "DailyAmmanRepeatedMidnight", loc: amman, period: tiered.PeriodDaily,
+			at: time.Date(2021, 10, 29, 12, 0, 0, 0, amman), wantStart: utc(2021, 10, 28, 21, 0), wantEnd: utc(2021, 10, 29, 22, 0),
 		},
 	}
 	for _, tt := range tests {

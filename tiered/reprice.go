@@ -16,10 +16,13 @@ type Priced struct {
 	TieredPayout  decimal.Decimal `json:"tiered_payout"`
 	TieredRevenue decimal.Decimal `json:"tiered_revenue"`
 	// Band is the band its current tiered lines are at (the Explanation.Band
-	// of its latest pricing or re-pricing by this rule), -1 for none.
-	// Conversions already at the new band or above are left alone: in
-	// custom mode they keep the band's own adjustment, not its retro one.
-	Band int `json:"band"`
+	// of its latest pricing or re-pricing by this rule, -1 for none), nil
+	// when the caller does not say (it then passes only conversions below
+	// the new band). Conversions already at the new band or above are left
+	// alone: in custom mode they keep the band's own adjustment, not its
+	// retro one. A pointer, so that a forgotten band re-prices rather than
+	// silently skipping everything at band 0.
+	Band *int `json:"band,omitempty"`
 	// Paid is true once any of its payout lines is in a payout run; a paid
 	// conversion is never re-banded (DESIGN.md §13.12).
 	Paid bool `json:"paid"`
@@ -36,11 +39,13 @@ type Delta struct {
 
 // Reprice computes the delta lines that bring the period's earlier
 // conversions to band of rule r when a partner reaches it (DESIGN.md
-// §13.10, §13.11): for each unpaid conversion, the tiered lines ApplyRetro
-// gives on its current amounts minus the tiered amounts it already has,
-// skipping any amount ApplyRetro keeps. Paid conversions, and conversions
-// whose deltas are both zero, are left out; with RetroDisabled or band -1
-// it returns nil. The deltas are differences of rounded amounts, so they
+// §13.10, §13.11): for each unpaid conversion below band (Priced.Band,
+// when given),
+// the tiered lines ApplyRetro gives on its current amounts minus the tiered
+// amounts it already has, skipping any amount ApplyRetro keeps. Paid
+// conversions, conversions already at band or above, and conversions whose
+// deltas are both zero are left out; with RetroDisabled or band -1 it
+// returns nil. The deltas are differences of rounded amounts, so they
 // are rounded too, and running Reprice again on the updated conversions
 // returns nothing.
 func Reprice(r Rule, band int, conversions []Priced) []Delta {
@@ -52,7 +57,7 @@ func Reprice(r Rule, band int, conversions []Priced) []Delta {
 	}
 	var out []Delta
 	for _, c := range conversions {
-		if c.Paid || c.Band >= band {
+		if c.Paid || (c.Band != nil && *c.Band >= band) {
 			continue
 		}
 		res := ApplyRetro(r, band, c.Amounts)

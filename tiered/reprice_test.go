@@ -43,16 +43,16 @@ func TestReprice(t *testing.T) {
 		return r
 	}
 	conversions := []tiered.Priced{
-		{ConversionID: 1, Amounts: usd("50", "10.00", "8.00"), TieredPayout: dec("1.00"), Band: 0},
-		{ConversionID: 2, Amounts: usd("50", "10.00", "8.00"), TieredPayout: dec("1.00"), Band: 0, Paid: true},
+		{ConversionID: 1, Amounts: usd("50", "10.00", "8.00"), TieredPayout: dec("1.00"), Band: new(0)},
+		{ConversionID: 2, Amounts: usd("50", "10.00", "8.00"), TieredPayout: dec("1.00"), Band: new(0), Paid: true},
 		// Manually edited from 3.00 (tiered 0.30) to 5.00: re-priced on 5.00.
-		{ConversionID: 3, Amounts: usd("50", "5.00", "8.00"), TieredPayout: dec("0.30"), Band: 0},
+		{ConversionID: 3, Amounts: usd("50", "5.00", "8.00"), TieredPayout: dec("0.30"), Band: new(0)},
 		// Priced at Gold already: in custom mode it keeps Gold's own 20%.
-		{ConversionID: 4, Amounts: usd("50", "10.00", "8.00"), TieredPayout: dec("2.00"), TieredRevenue: dec("1.00"), Band: 1},
+		{ConversionID: 4, Amounts: usd("50", "10.00", "8.00"), TieredPayout: dec("2.00"), TieredRevenue: dec("1.00"), Band: new(1)},
 		// Partially refunded to nothing.
-		{ConversionID: 5, Amounts: usd("0", "0", "0"), TieredPayout: dec("0.50"), Band: 0},
+		{ConversionID: 5, Amounts: usd("0", "0", "0"), TieredPayout: dec("0.50"), Band: new(0)},
 		// Priced before any band held.
-		{ConversionID: 6, Amounts: usd("50", "10.00", "8.00"), Band: -1},
+		{ConversionID: 6, Amounts: usd("50", "10.00", "8.00"), Band: new(-1)},
 	}
 
 	type want struct {
@@ -116,6 +116,17 @@ func TestReprice(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("UnknownBandTrustsTheCaller", func(t *testing.T) {
+		t.Parallel()
+		// Without Band the caller has filtered: a conversion priced before
+		// any band held is re-priced when the first band is reached.
+		unknown := []tiered.Priced{{ConversionID: 7, Amounts: usd("50", "10.00", "8.00")}}
+		deltas := tiered.Reprice(rule(t, tiered.RetroEnabled), 0, unknown)
+		require.Len(t, deltas, 1)
+		requireAmount(t, "1.00", deltas[0].Payout)
+		require.Empty(t, tiered.Reprice(rule(t, tiered.RetroEnabled), 0, applyDeltas(unknown, deltas)))
+	})
 
 	t.Run("ExplainsWhatItHadAndWhatItWrites", func(t *testing.T) {
 		t.Parallel()

@@ -468,7 +468,7 @@ func TestExplanationJSONRoundTrip(t *testing.T) {
 
 	// Retroactive explanations with previous amounts and deltas too.
 	b.rule.Retro = tiered.RetroEnabled
-	deltas := tiered.Reprice(b.rule, 0, []tiered.Priced{{ConversionID: 5, Amounts: b.amounts, TieredPayout: dec("0.50"), Band: -1}})
+	deltas := tiered.Reprice(b.rule, 0, []tiered.Priced{{ConversionID: 5, Amounts: b.amounts, TieredPayout: dec("0.50"), Band: new(-1)}})
 	require.Len(t, deltas, 1)
 	data, err = json.Marshal(deltas)
 	require.NoError(t, err)

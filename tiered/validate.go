@@ -52,8 +52,11 @@ func (r Rule) Validate() error {
 // applies to one event), an invalid adjustment, a retro adjustment outside
 // the custom mode, and an overlap with an earlier band (two bands overlap
 // when they can hold at once: every metric both bound has intersecting
-// ranges, which includes bands bounding different metrics). The custom mode
-// needs a retro adjustment in at least one band.
+// ranges, which includes bands bounding different metrics) or a band below
+// an earlier one (bands are ordered lowest first: a later band must lie above
+// each earlier one on some metric both bound, because the high-water mark
+// compares band indexes). The custom mode needs a retro adjustment in at
+// least one band.
 func (r Rule) Problems() []*FieldError {
 	var p problems
 	if strings.TrimSpace(r.Name) == "" {
@@ -132,6 +135,8 @@ func (r Rule) Problems() []*FieldError {
 			}
 			if witness, overlap := bandsOverlap(&r.Bands[j], b); overlap {
 				p.add(path, bandRef(i, b.Name)+" overlaps "+bandRef(j, r.Bands[j].Name)+": both hold when "+witness)
+			} else if !bandAbove(&r.Bands[j], b) {
+				p.add(path, bandRef(i, b.Name)+" is below "+bandRef(j, r.Bands[j].Name)+": bands are ordered lowest first (a period keeps the highest band it reached)")
 			}
 		}
 	}
@@ -173,8 +178,11 @@ func (p *problems) dates(startDate, endDate string) {
 		p.add("end_date", strconv.Quote(endDate)+" is not a date (YYYY-MM-DD)")
 		return
 	}
-	if !start.IsZero() && end.Before(start) {
+	switch {
+	case !start.IsZero() && end.Before(start):
 		p.add("end_date", endDate+" is before start_date "+startDate)
+	case !end.Before(FarFuture):
+		p.add("end_date", endDate+" is too far ahead; leave end_date empty for a rule that never ends")
 	}
 }
 

@@ -124,6 +124,29 @@ func TestOverlappingBandsRejected(t *testing.T) {
 				` | bands[2] "C" overlaps bands[1] "B": both hold when conversions in (10, 20]`},
 		},
 		{
+			name: "BandsOutOfOrderRejected",
+			bands: []tiered.Band{
+				band("Gold", pay, nil, bound(conversions, "100", "")),
+				band("Silver", pay, nil, bound(conversions, "0", "100")),
+			},
+			want: map[string]string{"bands[1]": `bands[1] "Silver" is below bands[0] "Gold": bands are ordered lowest first (a period keeps the highest band it reached)`},
+		},
+		{
+			name: "OrderedOnOneOfTwoMetricsAccepted",
+			bands: []tiered.Band{
+				band("Volume", pay, nil, bound(conversions, "0", "100"), bound(revenue, "1000", "")),
+				band("Value", pay, nil, bound(conversions, "100", ""), bound(revenue, "", "1000")),
+			},
+		},
+		{
+			name: "OverlapFoundWhateverTheOrder",
+			bands: []tiered.Band{
+				band("Wide", pay, nil, bound(conversions, "50", "")),
+				band("Narrow", pay, nil, bound(conversions, "0", "60")),
+			},
+			want: map[string]string{"bands[1]": `bands[1] "Narrow" overlaps bands[0] "Wide": both hold when conversions in (50, 60]`},
+		},
+		{
 			name: "NoBand",
 			want: map[string]string{"bands": "a rule needs at least one band"},
 		},
@@ -261,6 +284,11 @@ func TestValidate(t *testing.T) {
 			name: "EndBeforeStart",
 			edit: func(r *tiered.Rule) { r.EndDate = "2023-12-31" },
 			want: map[string]string{"end_date": "2023-12-31 is before start_date 2024-01-01"},
+		},
+		{
+			name: "EndDateTooFarAhead",
+			edit: func(r *tiered.Rule) { r.EndDate = "9999-12-31" },
+			want: map[string]string{"end_date": "9999-12-31 is too far ahead; leave end_date empty for a rule that never ends"},
 		},
 		{name: "EndOnStartDay", edit: func(r *tiered.Rule) { r.EndDate = "2024-01-01" }},
 		{

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/tierwise/tierwise/activities"
@@ -126,9 +127,32 @@ func (w *Worker) Stop() {
 	w.temporal.Stop()
 }
 
-// EnsureSearchAttributes adds the search attributes the workflows set to the
+// Prepare readies a namespace for tierwise: the search attributes and the
+// schedule of the commission-cycle safety net. It is safe to run from every
+// worker at every start.
+func Prepare(ctx context.Context, c client.Client, namespace string) error {
+	if err := ensureSearchAttributes(ctx, c, namespace); err != nil {
+		return err
+	}
+	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
+		ID:      workflows.CloseEndedCyclesSchedule,
+		Spec:    client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: time.Minute}}},
+		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+		Action: &client.ScheduleWorkflowAction{
+			ID:        workflows.CloseEndedCyclesSchedule,
+			Workflow:  workflows.CloseEndedCycles,
+			TaskQueue: TaskQueue,
+		},
+	})
+	if err != nil && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return fmt.Errorf("create schedule %s: %w", workflows.CloseEndedCyclesSchedule, err)
+	}
+	return nil
+}
+
+// ensureSearchAttributes adds the search attributes the workflows set to the
 // namespace, where they are missing.
-func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
+func ensureSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
 	existing, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
 	if err != nil {
 		return fmt.Errorf("list search attributes: %w", err)

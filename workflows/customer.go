@@ -164,4 +164,5 @@ func Register(r interface {
 }) {
 	r.RegisterWorkflowWithOptions(Customer, workflow.RegisterOptions{Name: "Customer"})
 	r.RegisterWorkflowWithOptions(CommissionCycle, workflow.RegisterOptions{Name: "CommissionCycle"})
+	r.RegisterWorkflowWithOptions(CloseEndedCycles, workflow.RegisterOptions{Name: "CloseEndedCycles"})
 }

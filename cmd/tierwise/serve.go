@@ -125,7 +125,7 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer conns.close()
-	if err := worker.EnsureSearchAttributes(ctx, conns.temporal, env("TEMPORAL_NAMESPACE", "default")); err != nil {
+	if err := worker.Prepare(ctx, conns.temporal, env("TEMPORAL_NAMESPACE", "default")); err != nil {
 		return err
 	}
 	w := worker.New(conns.temporal, worker.Config{Pool: conns.pool, Logger: conns.logger})

@@ -38,7 +38,7 @@ func Start(t testing.TB) *Server {
 	s.Restart()
 	t.Cleanup(s.Stop)
 	c := s.Client()
-	if err := worker.EnsureSearchAttributes(context.Background(), c, "default"); err != nil {
+	if err := worker.Prepare(context.Background(), c, "default"); err != nil {
 		t.Fatalf("temporaltest: %v", err)
 	}
 	return s
