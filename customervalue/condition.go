@@ -54,6 +54,14 @@ func (c Condition) sourceIsNumber() bool {
 	if c.Type != "" {
 		return c.Type == TypeNumber
 	}
+	// An untyped condition (not validated): sum and max need numbers, count
+	// only presence, any and latest follow the operator.
+	switch c.Aggregation {
+	case AggSum, AggMax:
+		return true
+	case AggCount:
+		return false
+	}
 	return c.valueType() == TypeNumber
 }
 

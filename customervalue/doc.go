@@ -99,8 +99,9 @@
 //     outcomes already spent are not paid twice. Due drops cycles
 //     ClosedCycleRetention (90 days) after their end; a conversion into a
 //     dropped cycle does not count.
-//   - Idempotency. Applying a conversion already counted changes nothing.
-//     Keys are "customer_value/<rule>/<group>/<cycle>/<frequency>/<conversion>"
+//   - Idempotency. Applying a conversion again counts nothing twice and
+//     spends nothing twice; an outcome given again (by a rule that keeps no
+//     conversions, so cannot tell) has the same Key. Keys are "customer_value/<rule>/<group>/<cycle>/<frequency>/<conversion>"
 //     for bonuses and "customer_value/<rule>/override/<conversion>" for
 //     overrides: a re-armed outcome given to another conversion gets a new
 //     key, the same outcome computed again the same key.

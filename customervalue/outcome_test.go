@@ -24,8 +24,8 @@ func TestEveryConversionPercentBonus(t *testing.T) {
 			name: "OwnSaleAmount",
 			base: customervalue.BaseSaleAmount,
 			convs: []customervalue.Conversion{
-				withSale(conv(1, 5, 1, "deposit", day, "deposit", "1"), "100"),                   // no geo yet: not qualifying
-				withSale(conv(2, 5, 1, "", day.Add(time.Hour), "geo", "EU1"), "40"),              // completes the goal
+				withSale(conv(1, 5, 1, "deposit", day, "deposit", "1"), "100"),                    // no geo yet: not qualifying
+				withSale(conv(2, 5, 1, "", day.Add(time.Hour), "geo", "EU1"), "40"),               // completes the goal
 				withSale(conv(3, 6, 1, "deposit", day.Add(2*time.Hour), "deposit", "1"), "55.55"), // qualifies on its own amount
 			},
 			want:    []string{"", "2.00", "2.78"},

@@ -267,34 +267,34 @@ func TestSeed30DayRevShareOverride(t *testing.T) {
 	tests := []struct {
 		name       string
 		anchor     time.Time
-		conv       customervalue.Conversion // At is an offset from the anchor
-		wantPayout string                   // "" for no override
+		after      time.Duration // from the anchor
+		partner    int64
+		offer      int64
+		event      string
+		sale       string
+		wantPayout string // "" for no override
 		wantNote   string
 	}{
-		{name: "EventOnOtherSelectedOffer", anchor: anchorA, conv: withSale(conv(2, 7, 2, "deposit", time.Time{}.Add(10*24*time.Hour)), "55.55"), wantPayout: "5.56"},
-		{name: "BaseLaterOn", anchor: anchorA, conv: withSale(conv(2, 7, 1, "", time.Time{}.Add(29*24*time.Hour)), "20"), wantPayout: "2.00"},
-		{name: "LastSecondOfWindow", anchor: anchorA, conv: withSale(conv(2, 7, 1, "trade", time.Time{}.Add(day30-time.Second)), "80"), wantPayout: "8.00"},
-		{name: "EndOfWindowIsExclusive", anchor: anchorA, conv: withSale(conv(2, 7, 1, "trade", time.Time{}.Add(day30)), "80")},
-		{name: "AfterWindow", anchor: anchorA, conv: withSale(conv(2, 7, 1, "trade", time.Time{}.Add(45*24*time.Hour)), "80")},
-		{name: "OtherPartner", anchor: anchorA, conv: withSale(conv(2, 8, 1, "deposit", time.Time{}.Add(time.Hour)), "80")},
-		{name: "OfferNotSelected", anchor: anchorA, conv: withSale(conv(2, 7, 3, "deposit", time.Time{}.Add(time.Hour)), "80")},
+		{name: "EventOnOtherSelectedOffer", anchor: anchorA, after: 10 * 24 * time.Hour, partner: 7, offer: 2, event: "deposit", sale: "55.55", wantPayout: "5.56"},
+		{name: "BaseLaterOn", anchor: anchorA, after: 29 * 24 * time.Hour, partner: 7, offer: 1, sale: "20", wantPayout: "2.00"},
+		{name: "LastSecondOfWindow", anchor: anchorA, after: day30 - time.Second, partner: 7, offer: 1, event: "trade", sale: "80", wantPayout: "8.00"},
+		{name: "EndOfWindowIsExclusive", anchor: anchorA, after: day30, partner: 7, offer: 1, event: "trade", sale: "80"},
+		{name: "AfterWindow", anchor: anchorA, after: 45 * 24 * time.Hour, partner: 7, offer: 1, event: "trade", sale: "80"},
+		{name: "OtherPartner", anchor: anchorA, after: time.Hour, partner: 8, offer: 1, event: "deposit", sale: "80"},
+		{name: "OfferNotSelected", anchor: anchorA, after: time.Hour, partner: 7, offer: 3, event: "deposit", sale: "80"},
 		{
-			name:       "NoSaleAmountPaysZero",
-			anchor:     anchorA,
-			conv:       conv(2, 7, 1, "deposit", time.Time{}.Add(time.Hour)),
-			wantPayout: "0",
-			wantNote:   "the conversion has no sale amount, so the percent pays 0",
+			name: "NoSaleAmountPaysZero", anchor: anchorA, after: time.Hour, partner: 7, offer: 1, event: "deposit", sale: "0",
+			wantPayout: "0", wantNote: "the conversion has no sale amount, so the percent pays 0",
 		},
-		{name: "OtherCustomerOwnWindowInside", anchor: anchorB, conv: withSale(conv(2, 7, 2, "", time.Time{}.Add(day30-time.Second)), "1"), wantPayout: "0.10"},
-		{name: "OtherCustomerOwnWindowOutside", anchor: anchorB, conv: withSale(conv(2, 7, 2, "", time.Time{}.Add(day30)), "1")},
+		{name: "OtherCustomerOwnWindowInside", anchor: anchorB, after: day30 - time.Second, partner: 7, offer: 2, sale: "1", wantPayout: "0.10"},
+		{name: "OtherCustomerOwnWindowOutside", anchor: anchorB, after: day30, partner: 7, offer: 2, sale: "1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 
 			b := setup(t, tt.anchor)
-			c := tt.conv
-			c.At = b.anchor.Add(c.At.Sub(time.Time{}))
+			c := withSale(conv(2, tt.partner, tt.offer, tt.event, tt.anchor.Add(tt.after)), tt.sale)
 			out := b.s.Apply(rules, c, time.UTC)
 			if tt.wantPayout == "" {
 				require.Empty(t, out)

@@ -134,8 +134,10 @@ type Outcome struct {
 // land in the cycle they belong to) and returns the instant outcomes it
 // triggers, by rule id: every bonus, and at most one override (the one
 // naming the partner, then the newest). A conversion already counted is not
-// counted again. Refunds and reversals never trigger outcomes; the next
-// conversion does.
+// counted twice; an outcome it is given again (a rule that keeps no
+// conversions cannot tell) carries the same Key, so the ledger writes it
+// once. Refunds and reversals never trigger outcomes; the next conversion
+// does.
 func (s *State) Apply(rules []Rule, c Conversion, loc *time.Location) []Outcome {
 	loc = orUTC(loc)
 	c.At = c.At.UTC()

@@ -35,6 +35,9 @@ func invalid(field, problem string) error {
 	return &FieldError{Field: field, Problem: problem, kind: ErrInvalidRule}
 }
 
+// maxDurationDays bounds a window's duration, far inside time.Duration.
+const maxDurationDays = 36500
+
 var (
 	textOperators   = []Operator{OpEq, OpNe, OpIn}
 	numberOperators = []Operator{OpGt, OpGte, OpLt, OpLte, OpEq, OpBetween}
@@ -120,8 +123,11 @@ func (r Rule) Validate(dataPoints []DataPoint) error {
 	default:
 		add("timeframe.anchor", "unknown value "+quote(string(tf.Anchor))+" (one of first_conversion, rule_start)")
 	}
-	if tf.DurationDays < 0 {
+	switch {
+	case tf.DurationDays < 0:
 		add("timeframe.duration_days", strconv.Itoa(tf.DurationDays)+" is negative (0 means no duration)")
+	case tf.DurationDays > maxDurationDays:
+		add("timeframe.duration_days", strconv.Itoa(tf.DurationDays)+" is more than "+strconv.Itoa(maxDurationDays)+" (100 years); use 0 for no duration")
 	}
 
 	for i, c := range r.Conditions {
