@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/tierwise/tierwise/customervalue"
 	"github.com/tierwise/tierwise/pricing"
 	"github.com/tierwise/tierwise/store"
 	"github.com/tierwise/tierwise/tiered"
@@ -41,7 +42,14 @@ func New(st *store.Store, c client.Client, logger *slog.Logger) *Activities {
 // same transaction; commission cycles that opened or reached a band are told
 // after it commits.
 func (a *Activities) PriceConversion(ctx context.Context, conversionID int64) (workflows.PriceResult, error) {
-	c, priced, signals, err := a.store.PriceConversion(ctx, conversionID, Price)
+	var facts *customervalue.Conversion
+	c, priced, signals, err := a.store.PriceConversion(ctx, conversionID, func(ctx context.Context, p *store.PricingTx) (store.Priced, error) {
+		pr, err := Price(ctx, p)
+		if rec, ok := pr.Pricing.(pricing.Record); ok && err == nil {
+			facts = valueFacts(p.Conversion, rec)
+		}
+		return pr, err
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		return workflows.PriceResult{}, temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeNotFound, err)
 	}
@@ -57,7 +65,19 @@ func (a *Activities) PriceConversion(ctx context.Context, conversionID int64) (w
 	if priced {
 		a.logger.DebugContext(ctx, "priced conversion", "conversion_id", c.ID, "payout", c.Payout.String())
 	}
-	return workflows.PriceResult{Priced: priced, PartnerID: c.PartnerID, OfferID: c.OfferID, Payout: c.Payout.String()}, nil
+	res := workflows.PriceResult{Priced: priced, PartnerID: c.PartnerID, OfferID: c.OfferID, Payout: c.Payout.String()}
+	if priced && !c.Anonymous() {
+		// The customer's workflow evaluates the Customer Value rules.
+		if res.Rules, err = a.store.ActiveCustomerValueRules(ctx); err != nil {
+			return workflows.PriceResult{}, err
+		}
+		loc, err := a.store.NetworkTimeZone(ctx)
+		if err != nil {
+			return workflows.PriceResult{}, err
+		}
+		res.Conversion, res.TimeZone = facts, loc.String()
+	}
+	return res, nil
 }
 
 // Price computes a conversion's layer 1–3 lines and record, counts it in the

@@ -78,6 +78,8 @@ func (s *Server) routes(r chi.Router) {
 		s.conversionRoutes(r)
 		s.dataPointRoutes(r)
 		s.tieredRoutes(r)
+		s.customerRoutes(r)
+		s.customerValueRoutes(r)
 	})
 	r.Group(func(r chi.Router) {
 		r.Use(s.requirePartner)

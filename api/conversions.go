@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -15,6 +16,7 @@ import (
 	"github.com/tierwise/tierwise/ingest"
 	"github.com/tierwise/tierwise/pricing"
 	"github.com/tierwise/tierwise/store"
+	"github.com/tierwise/tierwise/workflows"
 )
 
 // ingestRoutes are the advertisers' postback endpoints, authenticated by the
@@ -151,6 +153,11 @@ func (s *Server) patchConversion(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	before, err := s.store.Conversion(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	c, signal, err := s.store.SetStatus(r.Context(), id, in.Status)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -158,6 +165,9 @@ func (s *Server) patchConversion(w http.ResponseWriter, r *http.Request) {
 	}
 	if signal {
 		s.ingester.Signal(r.Context(), c)
+	}
+	if before.Status == store.StatusApproved && c.Status == store.StatusRejected {
+		s.ingester.Tell(r.Context(), c, workflows.SignalReversal, workflows.ReversalSignal{ConversionID: c.ID})
 	}
 	writeJSON(w, http.StatusOK, c)
 }
@@ -201,11 +211,17 @@ func (s *Server) refund(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	_, refund, err := s.store.RefundConversion(r.Context(), id, in.RefundInput, reprice)
+	c, refund, err := s.store.RefundConversion(r.Context(), id, in.RefundInput, reprice)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	sale, revenue, err := s.store.RefundTotals(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.ingester.Tell(r.Context(), c, workflows.SignalRefund, workflows.RefundSignal{ConversionID: id, SaleAmount: sale.String(), Revenue: revenue.String()})
 	v, err := s.conversionView(r, id)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -244,10 +260,12 @@ func (s *Server) reversal(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if _, err := s.store.ReverseConversion(r.Context(), id, in.Note); err != nil {
+	c, err := s.store.ReverseConversion(r.Context(), id, in.Note)
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	s.ingester.Tell(r.Context(), c, workflows.SignalReversal, workflows.ReversalSignal{ConversionID: id})
 	v, err := s.conversionView(r, id)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -370,7 +388,7 @@ func (s *Server) exportConversions(w http.ResponseWriter, r *http.Request) {
 			_ = cw.Write([]string{strconv.FormatInt(c.ID, 10), c.OccurredAt.Format(time.RFC3339), strconv.FormatInt(c.AdvertiserID, 10),
 				strconv.FormatInt(c.OfferID, 10), strconv.FormatInt(c.PartnerID, 10), c.Event, c.UserID, c.TransactionID, c.OrderID,
 				c.Status, c.Currency, c.SaleAmount.String(), c.Payout.String(), c.Revenue.String(), strconv.FormatBool(c.ReversedAt != nil),
-				c.TieredRuleName})
+				strings.Join(c.RuleNames(), "; ")})
 		}
 		if len(cs) < f.Limit {
 			break

@@ -281,3 +281,20 @@ func (i *Ingester) signal(ctx context.Context, c store.Conversion) error {
 	}
 	return i.store.MarkSignalled(ctx, c.ID)
 }
+
+// Tell sends a lifecycle signal (a reversal, a refund) to the conversion's
+// customer workflow, starting it from its snapshot when it is not running.
+// Anonymous conversions have no lifetime to tell. A failure is logged: the
+// ledger is already right, only the customer's rule progress lags.
+func (i *Ingester) Tell(ctx context.Context, c store.Conversion, signal string, arg any) {
+	if c.Anonymous() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), signalTimeout)
+	defer cancel()
+	opts := client.StartWorkflowOptions{ID: c.WorkflowID, TaskQueue: workflows.TaskQueue}
+	state := workflows.CustomerState{AdvertiserID: c.AdvertiserID, UserID: c.UserID}
+	if _, err := i.temporal.SignalWithStartWorkflow(ctx, c.WorkflowID, signal, arg, opts, workflows.Customer, state); err != nil {
+		i.logger.ErrorContext(ctx, "tell customer workflow", "workflow_id", c.WorkflowID, "signal", signal, "error", err)
+	}
+}

@@ -45,9 +45,12 @@ type Conversion struct {
 	Pricing         json.RawMessage     `json:"-"`
 	// TieredRuleID is the tiered commission that adjusted the conversion
 	// (0: none), TieredBand the band it was priced at (-1: none).
-	TieredRuleID   int64           `json:"tiered_rule_id,omitempty"`
-	TieredRuleName string          `json:"tiered_rule_name,omitempty"`
-	TieredBand     int             `json:"tiered_band"`
+	TieredRuleID   int64  `json:"tiered_rule_id,omitempty"`
+	TieredRuleName string `json:"tiered_rule_name,omitempty"`
+	TieredBand     int    `json:"tiered_band"`
+	// ValueRuleNames are the Customer Value rules whose bonus or override
+	// the conversion got.
+	ValueRuleNames []string        `json:"customer_value_rules,omitempty"`
 	Tiered         json.RawMessage `json:"-"`
 }
 
@@ -58,14 +61,16 @@ const conversionColumns = `id, advertiser_id, offer_id, partner_id, event, coale
 	coalesce(transaction_id, ''), coalesce(order_id, ''), currency, sale_amount, postback_revenue,
 	status, occurred_at, received_at, adv, data, workflow_id, signalled_at, priced_at, reversed_at,
 	payout, revenue, pricing, coalesce(tiered_rule_id, 0), coalesce(tiered_band, -1), tiered,
-	coalesce((SELECT name FROM tiered_rules WHERE id = tiered_rule_id), '')`
+	coalesce((SELECT name FROM tiered_rules WHERE id = tiered_rule_id), ''),
+	array(SELECT DISTINCT r.name FROM ledger_lines l JOIN customer_value_rules r ON r.id = l.rule_id
+		WHERE l.conversion_id = conversions.id ORDER BY r.name)`
 
 func scanConversion(row pgx.Row) (Conversion, error) {
 	var c Conversion
 	err := row.Scan(&c.ID, &c.AdvertiserID, &c.OfferID, &c.PartnerID, &c.Event, &c.UserID,
 		&c.TransactionID, &c.OrderID, &c.Currency, &c.SaleAmount, &c.PostbackRevenue,
 		&c.Status, &c.OccurredAt, &c.ReceivedAt, &c.Adv, &c.Data, &c.WorkflowID, &c.SignalledAt, &c.PricedAt, &c.ReversedAt,
-		&c.Payout, &c.Revenue, &c.Pricing, &c.TieredRuleID, &c.TieredBand, &c.Tiered, &c.TieredRuleName)
+		&c.Payout, &c.Revenue, &c.Pricing, &c.TieredRuleID, &c.TieredBand, &c.Tiered, &c.TieredRuleName, &c.ValueRuleNames)
 	c.OccurredAt, c.ReceivedAt = c.OccurredAt.UTC(), c.ReceivedAt.UTC()
 	return c, err
 }
@@ -199,4 +204,27 @@ func lockConversion(ctx context.Context, tx pgx.Tx, id int64) (Conversion, error
 		return Conversion{}, fmt.Errorf("lock conversion %d: %w", id, err)
 	}
 	return c, nil
+}
+
+// RuleNames are the names of every rule that touched the conversion.
+func (c Conversion) RuleNames() []string {
+	var names []string
+	if c.TieredRuleName != "" {
+		names = append(names, c.TieredRuleName)
+	}
+	return append(names, c.ValueRuleNames...)
+}
+
+// CustomerConversions returns a customer's conversions in time order.
+func (s *Store) CustomerConversions(ctx context.Context, advertiserID int64, userID string) ([]Conversion, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+conversionColumns+` FROM conversions
+		WHERE advertiser_id = $1 AND user_id = $2 ORDER BY occurred_at, id`, advertiserID, userID)
+	if err != nil {
+		return nil, fmt.Errorf("list customer conversions: %w", err)
+	}
+	cs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Conversion, error) { return scanConversion(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list customer conversions: %w", err)
+	}
+	return cs, nil
 }

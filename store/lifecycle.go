@@ -286,3 +286,13 @@ func (s *Store) CreatePayoutRun(ctx context.Context, partnerID *int64, cutoff st
 	}
 	return run, nil
 }
+
+// RefundTotals returns what was refunded of a conversion so far.
+func (s *Store) RefundTotals(ctx context.Context, id int64) (sale, revenue decimal.Decimal, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT coalesce(sum(sale_amount), 0), coalesce(sum(revenue), 0) FROM refunds WHERE conversion_id = $1`, id).
+		Scan(&sale, &revenue)
+	if err != nil {
+		return decimal.Zero, decimal.Zero, fmt.Errorf("sum refunds of conversion %d: %w", id, err)
+	}
+	return sale, revenue, nil
+}

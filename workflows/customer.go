@@ -7,8 +7,11 @@ import (
 	"slices"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/tierwise/tierwise/customervalue"
 )
 
 // TaskQueue is the task queue of every tierwise workflow and activity.
@@ -52,7 +55,7 @@ type ConversionSignal struct {
 const recentLimit = 1000
 
 // CustomerState is all of a customer workflow's state, carried whole across
-// continue-as-new.
+// continue-as-new and saved as the customer's snapshot.
 type CustomerState struct {
 	AdvertiserID int64
 	UserID       string // empty for an anonymous conversion
@@ -61,6 +64,13 @@ type CustomerState struct {
 	LastPartner  int64
 	LastOffer    int64
 	LastPricedAt time.Time
+	// Value is the customer's progress on the Customer Value rules; Rules
+	// and TimeZone are the rules and network zone last read, for the timers.
+	Value    customervalue.State
+	Rules    []customervalue.Rule
+	TimeZone string
+	// Resumed is set once the workflow has read the customer's snapshot.
+	Resumed bool
 }
 
 // PriceResult is what PriceConversion reports back to the workflow.
@@ -69,13 +79,52 @@ type PriceResult struct {
 	PartnerID int64  // the conversion's partner
 	OfferID   int64  // the conversion's offer
 	Payout    string // the conversion's total payout after pricing, a decimal string
+	// Conversion is what the Customer Value rules read of it (set when
+	// priced), Rules the active rules and TimeZone the network's zone.
+	Conversion *customervalue.Conversion
+	Rules      []customervalue.Rule
+	TimeZone   string
+}
+
+// ReversalSignal tells a customer's workflow that a conversion was reversed
+// (or rejected after approval).
+type ReversalSignal struct {
+	ConversionID int64
+}
+
+// RefundSignal tells a customer's workflow the totals refunded so far of a
+// conversion.
+type RefundSignal struct {
+	ConversionID int64
+	SaleAmount   string // decimal
+	Revenue      string // decimal
+}
+
+// Signal names of the customer's lifecycle changes.
+const (
+	SignalReversal = "reversal"
+	SignalRefund   = "refund"
+)
+
+// Activity names of the customer's Customer Value outcomes and snapshot.
+const (
+	RecordCustomerActivity = "RecordCustomer"
+	LoadCustomerActivity   = "LoadCustomer"
+)
+
+// CustomerRecord is what RecordCustomer writes: the outcomes' ledger lines
+// and the state's snapshot, in one transaction.
+type CustomerRecord struct {
+	Outcomes []customervalue.Outcome
+	State    CustomerState
 }
 
 // PriceConversionActivity is the name of the pricing activity.
 const PriceConversionActivity = "PriceConversion"
 
 // Customer is the lifetime of one customer: it prices each conversion once,
-// in the order the signals arrive, and continues as new when the server
+// in the order the signals arrive, evaluates the Customer Value rules on it,
+// wakes on timers for cycle ends, and continues as new when the server
 // suggests it.
 func Customer(ctx workflow.Context, state CustomerState) error {
 	logger := workflow.GetLogger(ctx)
@@ -90,7 +139,40 @@ func Customer(ctx workflow.Context, state CustomerState) error {
 			NonRetryableErrorTypes: []string{ErrTypeNotFound},
 		},
 	})
-	signals := workflow.GetSignalChannel(ctx, SignalConversion)
+	if state.UserID != "" && !state.Resumed {
+		// A new lifetime, or one whose workflow ended: resume from the
+		// snapshot, if any.
+		var saved *CustomerState
+		if err := workflow.ExecuteActivity(ctx, LoadCustomerActivity, state.AdvertiserID, state.UserID).Get(ctx, &saved); err != nil {
+			return fmt.Errorf("load customer snapshot: %w", err)
+		}
+		if saved != nil {
+			state = *saved
+		}
+		state.Resumed = true
+	}
+
+	// record writes outcomes and the snapshot when there is something to
+	// keep: outcomes, or rules whose progress moved.
+	record := func(outcomes []customervalue.Outcome) {
+		if state.UserID == "" || (len(outcomes) == 0 && len(state.Rules) == 0) {
+			return
+		}
+		if err := workflow.ExecuteActivity(ctx, RecordCustomerActivity, CustomerRecord{Outcomes: outcomes, State: state}).Get(ctx, nil); err != nil {
+			logger.Error("record customer value outcomes", "error", err)
+		}
+	}
+	location := func() *time.Location {
+		loc, err := time.LoadLocation(state.TimeZone)
+		if err != nil {
+			return time.UTC
+		}
+		return loc
+	}
+
+	conversions := workflow.GetSignalChannel(ctx, SignalConversion)
+	reversals := workflow.GetSignalChannel(ctx, SignalReversal)
+	refunds := workflow.GetSignalChannel(ctx, SignalRefund)
 	handle := func(sig ConversionSignal) {
 		if slices.Contains(state.Recent, sig.ConversionID) {
 			return
@@ -113,19 +195,74 @@ func Customer(ctx workflow.Context, state CustomerState) error {
 		state.Priced++
 		state.LastPartner, state.LastOffer = res.PartnerID, res.OfferID
 		state.LastPricedAt = workflow.Now(ctx).UTC()
+		if res.Conversion != nil && state.UserID != "" {
+			state.Rules, state.TimeZone = res.Rules, res.TimeZone
+			record(state.Value.Apply(state.Rules, *res.Conversion, location()))
+		}
 		updateVisibility(ctx, state)
+	}
+	handleReversal := func(sig ReversalSignal) {
+		state.Value.Reverse(state.Rules, sig.ConversionID)
+		record(nil)
+	}
+	handleRefund := func(sig RefundSignal) {
+		sale, _ := decimal.NewFromString(sig.SaleAmount)
+		revenue, _ := decimal.NewFromString(sig.Revenue)
+		state.Value.Refund(sig.ConversionID, sale, revenue)
+		record(nil)
+	}
+	drain := func() {
+		for {
+			var c ConversionSignal
+			var r ReversalSignal
+			var f RefundSignal
+			switch {
+			case conversions.ReceiveAsync(&c):
+				handle(c)
+			case reversals.ReceiveAsync(&r):
+				handleReversal(r)
+			case refunds.ReceiveAsync(&f):
+				handleRefund(f)
+			default:
+				return
+			}
+		}
 	}
 
 	updateVisibility(ctx, state)
 	for {
-		var sig ConversionSignal
-		signals.Receive(ctx, &sig)
-		handle(sig)
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(conversions, func(c workflow.ReceiveChannel, _ bool) {
+			var sig ConversionSignal
+			c.Receive(ctx, &sig)
+			handle(sig)
+		})
+		sel.AddReceive(reversals, func(c workflow.ReceiveChannel, _ bool) {
+			var sig ReversalSignal
+			c.Receive(ctx, &sig)
+			handleReversal(sig)
+		})
+		sel.AddReceive(refunds, func(c workflow.ReceiveChannel, _ bool) {
+			var sig RefundSignal
+			c.Receive(ctx, &sig)
+			handleRefund(sig)
+		})
+		timerCtx, cancelTimer := workflow.WithCancel(ctx)
+		if wake, ok := state.Value.NextWakeUp(state.Rules, location()); ok {
+			// Cycles that ended settle at once; the others on a timer.
+			sel.AddFuture(workflow.NewTimer(timerCtx, max(0, wake.Sub(workflow.Now(ctx)))), func(workflow.Future) {
+				if due := state.Value.Due(state.Rules, workflow.Now(ctx).UTC(), location()); len(due) > 0 {
+					record(due)
+				} else {
+					record(nil)
+				}
+			})
+		}
+		sel.Select(ctx)
+		cancelTimer()
 		if state.UserID == "" || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
 			// Drain what has arrived so no signal is lost with this run.
-			for signals.ReceiveAsync(&sig) {
-				handle(sig)
-			}
+			drain()
 			if state.UserID == "" {
 				return nil
 			}

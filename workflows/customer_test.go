@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
@@ -13,12 +14,16 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/tierwise/tierwise/customervalue"
 	"github.com/tierwise/tierwise/workflows"
 )
 
 type testBundle struct {
-	env    *testsuite.TestWorkflowEnvironment
-	priced []int64
+	env      *testsuite.TestWorkflowEnvironment
+	priced   []int64
+	records  []workflows.CustomerRecord
+	saved    *workflows.CustomerState // what LoadCustomer returns
+	priceFor func(id int64) workflows.PriceResult
 }
 
 // setup returns a test environment whose PriceConversion records the ids it
@@ -36,8 +41,18 @@ func setup(t *testing.T, missing ...int64) *testBundle {
 			}
 		}
 		b.priced = append(b.priced, id)
+		if b.priceFor != nil {
+			return b.priceFor(id), nil
+		}
 		return workflows.PriceResult{Priced: true, PartnerID: 7, OfferID: 3, Payout: "1.50"}, nil
 	}, activity.RegisterOptions{Name: workflows.PriceConversionActivity})
+	b.env.RegisterActivityWithOptions(func(_ context.Context, _ int64, _ string) (*workflows.CustomerState, error) {
+		return b.saved, nil
+	}, activity.RegisterOptions{Name: workflows.LoadCustomerActivity})
+	b.env.RegisterActivityWithOptions(func(_ context.Context, r workflows.CustomerRecord) error {
+		b.records = append(b.records, r)
+		return nil
+	}, activity.RegisterOptions{Name: workflows.RecordCustomerActivity})
 	return b
 }
 
@@ -103,6 +118,54 @@ func TestCustomerWorkflow(t *testing.T) {
 		require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
 		require.Equal(t, 11, next.Priced, "the state is carried whole")
 		require.Equal(t, []int64{5}, next.Recent)
+		require.True(t, next.Resumed)
+	})
+
+	t.Run("ResumesFromTheSnapshot", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.saved = &workflows.CustomerState{AdvertiserID: 1, UserID: "42", Priced: 7, Recent: []int64{1}, Resumed: true}
+		b.signal(time.Second, 1) // priced by the earlier run
+		b.signal(2*time.Second, 2)
+		var s workflows.CustomerState
+		b.env.RegisterDelayedCallback(func() { s = b.state(t) }, 3*time.Second)
+		b.env.RegisterDelayedCallback(func() { b.env.CancelWorkflow() }, 4*time.Second)
+		b.env.ExecuteWorkflow(workflows.Customer, workflows.CustomerState{AdvertiserID: 1, UserID: "42"})
+		require.Equal(t, []int64{2}, b.priced)
+		require.Equal(t, 8, s.Priced)
+	})
+
+	t.Run("CustomerValueBonusIsRecordedOnce", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		rule := customervalue.Rule{
+			ID: 9, Name: "Level 10", Active: true, AppliesOn: customervalue.AppliesOnAll,
+			Timeframe:  customervalue.Timeframe{Cycle: customervalue.CycleContinuous, Anchor: customervalue.AnchorFirstConversion},
+			Conditions: []customervalue.Condition{{Source: "level", Type: customervalue.TypeNumber, Aggregation: customervalue.AggAny, Operator: "gte", Value: "10"}},
+			Grouping:   customervalue.GroupAll,
+			Outcome: customervalue.RuleOutcome{Frequency: customervalue.OncePerCustomer, Trigger: customervalue.TriggerInstant,
+				Kind: customervalue.KindBonus, Payout: customervalue.Rate{Type: customervalue.RateFixed, Amount: decimal.NewFromInt(25)}},
+		}
+		levels := map[int64]string{1: "9", 2: "10", 3: "12"}
+		b.priceFor = func(id int64) workflows.PriceResult {
+			return workflows.PriceResult{Priced: true, PartnerID: 7, OfferID: 3, Payout: "1", TimeZone: "UTC",
+				Rules: []customervalue.Rule{rule},
+				Conversion: &customervalue.Conversion{ID: id, PartnerID: 7, OfferID: 3, AdvertiserID: 1, Event: "level_up",
+					At: time.Date(2024, 1, 1, 0, int(id), 0, 0, time.UTC), Currency: "USD", Data: map[string]string{"level": levels[id]}}}
+		}
+		for id := range int64(3) {
+			b.signal(time.Duration(id+1)*time.Second, id+1)
+		}
+		b.env.RegisterDelayedCallback(func() { b.env.CancelWorkflow() }, 5*time.Second)
+		b.env.ExecuteWorkflow(workflows.Customer, workflows.CustomerState{AdvertiserID: 1, UserID: "42"})
+		var outcomes []customervalue.Outcome
+		for _, r := range b.records {
+			outcomes = append(outcomes, r.Outcomes...)
+		}
+		require.Len(t, outcomes, 1, "level 9 pays nothing, level 10 pays once, level 12 nothing more")
+		require.Equal(t, int64(2), outcomes[0].ConversionID)
+		require.Equal(t, "25", outcomes[0].Payout.String())
+		require.Len(t, b.records, 3, "the snapshot is saved with each conversion while rules apply")
 	})
 
 	t.Run("MissingConversionDoesNotStopTheCustomer", func(t *testing.T) {
@@ -114,6 +177,50 @@ func TestCustomerWorkflow(t *testing.T) {
 		b.env.ExecuteWorkflow(workflows.Customer, workflows.CustomerState{AdvertiserID: 1, UserID: "42"})
 		require.Equal(t, []int64{2}, b.priced)
 	})
+}
+
+// TestCustomerWorkflowSettlesCyclesOnTimers: an end-of-cycle outcome is
+// paid by the workflow's own timer at the cycle's end, with no conversion to
+// wake it.
+func TestCustomerWorkflowSettlesCyclesOnTimers(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	start := time.Date(2024, 3, 6, 12, 0, 0, 0, time.UTC) // a Wednesday
+	b.env.SetStartTime(start)
+	rule := customervalue.Rule{
+		ID: 4, Name: "Weekly deposits", Active: true, AppliesOn: customervalue.AppliesOnAll,
+		Timeframe:  customervalue.Timeframe{Cycle: customervalue.CycleWeekly, Anchor: customervalue.AnchorFirstConversion},
+		Conditions: []customervalue.Condition{{Source: "deposit", Type: customervalue.TypeNumber, Aggregation: customervalue.AggSum, Operator: "gte", Value: "100"}},
+		Grouping:   customervalue.GroupAll,
+		Outcome: customervalue.RuleOutcome{Frequency: customervalue.OncePerCycle, Trigger: customervalue.TriggerEndOfCycle,
+			Kind: customervalue.KindBonus, Payout: customervalue.Rate{Type: customervalue.RateFixed, Amount: decimal.NewFromInt(10)}},
+	}
+	b.priceFor = func(id int64) workflows.PriceResult {
+		return workflows.PriceResult{Priced: true, PartnerID: 7, OfferID: 3, Payout: "1", TimeZone: "Europe/Berlin",
+			Rules: []customervalue.Rule{rule},
+			Conversion: &customervalue.Conversion{ID: id, PartnerID: 7, OfferID: 3, AdvertiserID: 1, Event: "deposit",
+				At: start.Add(time.Duration(id) * time.Hour), Currency: "USD", Data: map[string]string{"deposit": "60"}}}
+	}
+	b.signal(time.Hour, 1)
+	b.signal(2*time.Hour, 2)
+	var recordedAt time.Time
+	b.env.SetOnActivityCompletedListener(func(info *activity.Info, _ converter.EncodedValue, _ error) {
+		if info.ActivityType.Name == workflows.RecordCustomerActivity && recordedAt.IsZero() && len(b.records) > 0 && len(b.records[len(b.records)-1].Outcomes) > 0 {
+			recordedAt = b.env.Now()
+		}
+	})
+	b.env.RegisterDelayedCallback(func() { b.env.CancelWorkflow() }, 10*24*time.Hour)
+	b.env.ExecuteWorkflow(workflows.Customer, workflows.CustomerState{AdvertiserID: 1, UserID: "42"})
+
+	var outcomes []customervalue.Outcome
+	for _, r := range b.records {
+		outcomes = append(outcomes, r.Outcomes...)
+	}
+	require.Len(t, outcomes, 1)
+	require.Equal(t, int64(2), outcomes[0].ConversionID, "the conversion that completed the goal")
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	require.NoError(t, err)
+	require.Equal(t, time.Date(2024, 3, 11, 0, 0, 0, 0, berlin), recordedAt.In(berlin), "paid at Monday 00:00 in the network zone")
 }
 
 func TestWorkflowIDs(t *testing.T) {

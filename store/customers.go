@@ -1,0 +1,114 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+)
+
+// Ledger reasons of Customer Value outcomes.
+const (
+	ReasonBonus    = "bonus"
+	ReasonOverride = "override"
+)
+
+// ValueOutcome is a Customer Value outcome to write: a bonus on top of a
+// conversion's payout, or an override that sets its payout (and revenue).
+type ValueOutcome struct {
+	RuleID       int64
+	RuleName     string
+	ConversionID int64
+	Override     bool
+	Payout       decimal.Decimal     // the bonus, or the override's target payout
+	Revenue      decimal.NullDecimal // a bonus's extra revenue, or the override's target revenue
+	Key          string              // idempotency key of the outcome
+}
+
+// RecordCustomer writes Customer Value outcomes and the customer's state
+// snapshot in one transaction. An outcome's lines are keyed, so writing it
+// twice changes nothing. An override's line is the difference between its
+// target and the conversion's layer 1–4 lines, which it supersedes.
+func (s *Store) RecordCustomer(ctx context.Context, advertiserID int64, userID string, outcomes []ValueOutcome, snapshot any) error {
+	state, err := json.Marshal(snapshot)
+	if err != nil {
+		return fmt.Errorf("encode customer snapshot: %w", err)
+	}
+	err = s.tx(ctx, func(tx pgx.Tx) error {
+		for _, o := range outcomes {
+			c, err := lockConversion(ctx, tx, o.ConversionID)
+			if err != nil {
+				return err
+			}
+			if c.ReversedAt != nil || c.Status != StatusApproved {
+				continue // reversed since: nothing to pay
+			}
+			lines, err := outcomeLines(ctx, tx, c, o)
+			if err != nil {
+				return err
+			}
+			for _, l := range lines {
+				if _, err := tx.Exec(ctx, `INSERT INTO ledger_lines (conversion_id, partner_id, kind, amount, reason, layer, note, key, rule_id)
+					VALUES ($1, $2, $3, $4, $5, 'customer_value', $6, $7, $8) ON CONFLICT (conversion_id, kind, key) DO NOTHING`,
+					c.ID, c.PartnerID, l.Kind, l.Amount, l.Reason, l.Note, l.Key, o.RuleID); err != nil {
+					return fmt.Errorf("append %s line %q: %w", l.Kind, l.Key, err)
+				}
+			}
+			if _, err := updateTotals(ctx, tx, c.ID); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO customer_snapshots (advertiser_id, user_id, state) VALUES ($1, $2, $3)
+			ON CONFLICT (advertiser_id, user_id) DO UPDATE SET state = excluded.state, updated_at = now()`,
+			advertiserID, userID, state); err != nil {
+			return fmt.Errorf("save customer snapshot: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record customer %d/%s: %w", advertiserID, userID, err)
+	}
+	return nil
+}
+
+func outcomeLines(ctx context.Context, tx pgx.Tx, c Conversion, o ValueOutcome) ([]NewLine, error) {
+	if !o.Override {
+		note := fmt.Sprintf("bonus of Customer Value rule %d %q", o.RuleID, o.RuleName)
+		lines := []NewLine{{Kind: KindPayout, Amount: o.Payout, Reason: ReasonBonus, Note: note, Key: o.Key}}
+		if o.Revenue.Valid && !o.Revenue.Decimal.IsZero() {
+			lines = append(lines, NewLine{Kind: KindRevenue, Amount: o.Revenue.Decimal, Reason: ReasonBonus, Note: note, Key: o.Key})
+		}
+		return lines, nil
+	}
+	var payout, revenue decimal.Decimal
+	if err := tx.QueryRow(ctx, `SELECT
+			coalesce(sum(amount) FILTER (WHERE kind = 'payout'), 0),
+			coalesce(sum(amount) FILTER (WHERE kind = 'revenue'), 0)
+		FROM ledger_lines WHERE conversion_id = $1 AND reason IN ('price', 'refund', 'tiered', 'retro')`, c.ID).Scan(&payout, &revenue); err != nil {
+		return nil, fmt.Errorf("sum layer 1-4 lines: %w", err)
+	}
+	note := fmt.Sprintf("override of Customer Value rule %d %q replaces layers 1-4 (%s)", o.RuleID, o.RuleName, payout)
+	lines := []NewLine{{Kind: KindPayout, Amount: o.Payout.Sub(payout), Reason: ReasonOverride, Note: note, Key: o.Key}}
+	if o.Revenue.Valid {
+		lines = append(lines, NewLine{Kind: KindRevenue, Amount: o.Revenue.Decimal.Sub(revenue), Reason: ReasonOverride, Note: note, Key: o.Key})
+	}
+	return lines, nil
+}
+
+// CustomerSnapshot returns the customer's saved workflow state, nil when
+// there is none.
+func (s *Store) CustomerSnapshot(ctx context.Context, advertiserID int64, userID string) ([]byte, error) {
+	var state []byte
+	err := s.pool.QueryRow(ctx, `SELECT state FROM customer_snapshots WHERE advertiser_id = $1 AND user_id = $2`,
+		advertiserID, userID).Scan(&state)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read customer snapshot: %w", err)
+	}
+	return state, nil
+}
