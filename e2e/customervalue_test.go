@@ -124,6 +124,8 @@ func TestHighValueTraderEndToEnd(t *testing.T) {
 	require.Len(t, rows, 7)
 	require.Equal(t, "High-Value Trader", rows[5][10])
 
+	b.saveHistory(fmt.Sprintf("customer/%d/trader-1", adv.ID), "customer_high_value_trader.json")
+
 	t.Run("AnotherCustomerWithoutATradeGetsNothing", func(t *testing.T) {
 		p := func(kv ...string) map[string]string {
 			m := map[string]string{"token": adv.Token, "offer_id": id(offer), "partner_id": id(signup), "user_id": "saver"}

@@ -126,6 +126,10 @@ func TestSeedTieredTenToTwenty(t *testing.T) {
 			b.mustDo(http.StatusOK, http.MethodGet, "/commission-cycles", nil, &cycles)
 			require.Len(t, cycles.Items, 1)
 			require.Equal(t, 101, cycles.Items[0].Metrics.Conversions)
+			if tc.retro == "enabled" {
+				b.saveHistory(fmt.Sprintf("cycle/1/%d/%d/%s", partner, offer, monthStart()), "commission_cycle_ten_to_twenty.json")
+				b.saveHistory(fmt.Sprintf("customer/%d/u100", adv.ID), "customer_ten_to_twenty.json")
+			}
 			require.Equal(t, "Over 100", cycles.Items[0].BandName)
 			if tc.retro == "enabled" {
 				require.Equal(t, "1000", cycles.Items[0].RetroPayout)
@@ -429,4 +433,10 @@ func TestSafetyNetClosesEndedCycles(t *testing.T) {
 	// The schedule that runs it every minute exists.
 	_, err = tc.ScheduleClient().GetHandle(ctx, workflows.CloseEndedCyclesSchedule).Describe(ctx)
 	require.NoError(t, err)
+}
+
+// monthStart is the start of the current month in UTC, RFC 3339.
+func monthStart() string {
+	now := time.Now().UTC()
+	return time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).Format(time.RFC3339)
 }

@@ -230,6 +230,7 @@ func Customer(ctx workflow.Context, state CustomerState) error {
 	}
 
 	updateVisibility(ctx, state)
+	var settledAt time.Time // the last wake-up that settled nothing, so it is not waited for again
 	for {
 		sel := workflow.NewSelector(ctx)
 		sel.AddReceive(conversions, func(c workflow.ReceiveChannel, _ bool) {
@@ -248,14 +249,14 @@ func Customer(ctx workflow.Context, state CustomerState) error {
 			handleRefund(sig)
 		})
 		timerCtx, cancelTimer := workflow.WithCancel(ctx)
-		if wake, ok := state.Value.NextWakeUp(state.Rules, location()); ok {
+		if wake, ok := state.Value.NextWakeUp(state.Rules, location()); ok && !wake.Equal(settledAt) {
 			// Cycles that ended settle at once; the others on a timer.
 			sel.AddFuture(workflow.NewTimer(timerCtx, max(0, wake.Sub(workflow.Now(ctx)))), func(workflow.Future) {
-				if due := state.Value.Due(state.Rules, workflow.Now(ctx).UTC(), location()); len(due) > 0 {
-					record(due)
-				} else {
-					record(nil)
+				due := state.Value.Due(state.Rules, workflow.Now(ctx).UTC(), location())
+				if len(due) == 0 {
+					settledAt = wake
 				}
+				record(due)
 			})
 		}
 		sel.Select(ctx)
