@@ -158,6 +158,16 @@ func TestSeedCustomPlusTier(t *testing.T) {
 	require.Equal(t, rule, c.TieredRuleID)
 	require.Equal(t, "Plus 10%", c.TieredRuleName)
 
+	// A global period has no end: its cycle workflow waits for bands only.
+	wid := fmt.Sprintf("cycle/%d/%d/%d/2020-01-01T00:00:00Z", rule, partner, offer)
+	var state workflows.CycleState
+	require.Eventually(t, func() bool {
+		v, err := b.temporal.Client().QueryWorkflow(context.Background(), wid, "", workflows.QueryState)
+		return err == nil && v.Get(&state) == nil
+	}, 10*time.Second, 50*time.Millisecond)
+	require.True(t, state.Cycle.PeriodEnd.IsZero())
+	require.Equal(t, 0, state.Band)
+
 	var e struct {
 		Tiered struct {
 			RuleID int64 `json:"rule_id"`

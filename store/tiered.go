@@ -178,8 +178,8 @@ type CycleCount struct {
 func (p *PricingTx) Count(ctx context.Context, r tiered.Rule, start, end time.Time, c tiered.Contribution) (CycleCount, error) {
 	key := CycleKey{RuleID: r.ID, PartnerID: p.Conversion.PartnerID, OfferID: p.Conversion.OfferID, PeriodStart: start}
 	var endArg *time.Time
-	if !end.IsZero() {
-		endArg = &end
+	if e := finite(end); !e.IsZero() {
+		endArg = &e
 	}
 	tag, err := p.tx.Exec(ctx, `INSERT INTO commission_cycles (rule_id, partner_id, offer_id, period_start, period_end)
 		VALUES ($1, $2, $3, $4, coalesce($5, 'infinity'::timestamptz)) ON CONFLICT DO NOTHING`,
@@ -213,7 +213,7 @@ func (p *PricingTx) Count(ctx context.Context, r tiered.Rule, start, end time.Ti
 		return CycleCount{}, fmt.Errorf("record tiered count: %w", err)
 	}
 	if opened || newBand > band {
-		sig := CycleSignal{Key: key, PeriodEnd: end, Band: newBand, Closed: closed != nil}
+		sig := CycleSignal{Key: key, PeriodEnd: finite(end), Band: newBand, Closed: closed != nil}
 		if err := p.tx.QueryRow(ctx, `INSERT INTO cycle_signals (rule_id, partner_id, offer_id, period_start, band)
 			VALUES ($1, $2, $3, $4, $5) RETURNING id`, key.RuleID, key.PartnerID, key.OfferID, key.PeriodStart, newBand).Scan(&sig.ID); err != nil {
 			return CycleCount{}, fmt.Errorf("write cycle signal: %w", err)
