@@ -75,10 +75,12 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 	sqlConfig := &config.SQL{
 		PluginName:   sqliteplugin.PluginName,
 		DatabaseName: cfg.DatabaseFile,
+		// Keys other than the plugin's query parameters (mode, cache, ...)
+		// are pragmas, named without a leading underscore.
 		ConnectAttributes: map[string]string{
-			"mode":          "rwc",
-			"_journal_mode": "wal",
-			"_synchronous":  "normal",
+			"mode":         "rwc",
+			"journal_mode": "wal",
+			"synchronous":  "normal",
 		},
 	}
 	if _, err := os.Stat(cfg.DatabaseFile); errors.Is(err, os.ErrNotExist) {

@@ -25,6 +25,7 @@ Commands:
   serve     run the HTTP API against external PostgreSQL and Temporal
   worker    run the Temporal worker against external PostgreSQL and Temporal
   migrate   apply the database migrations ("migrate version" shows the schema version)
+  bench     load generator and correctness check ("bench retro" times retroactive re-pricing)
 
 Run "tierwise <command> --help" for a command's flags and environment variables.
 `
@@ -40,6 +41,7 @@ var commands = []command{
 	{"serve", runServe, serveUsage},
 	{"worker", runWorker, workerUsage},
 	{"migrate", runMigrate, migrateUsage},
+	{"bench", runBench, benchUsage},
 }
 
 func main() {
