@@ -241,13 +241,9 @@ type PayoutRun struct {
 func (s *Store) CreatePayoutRun(ctx context.Context, partnerID *int64, cutoff string) (PayoutRun, error) {
 	var run PayoutRun
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		var tz string
-		if err := tx.QueryRow(ctx, `SELECT time_zone FROM network`).Scan(&tz); err != nil {
-			return fmt.Errorf("read network time zone: %w", err)
-		}
-		loc, err := time.LoadLocation(tz)
+		loc, err := networkLocation(ctx, tx)
 		if err != nil {
-			return fmt.Errorf("network time zone %q: %w", tz, err)
+			return err
 		}
 		day, err := time.ParseInLocation(time.DateOnly, cutoff, loc)
 		if err != nil {

@@ -71,13 +71,5 @@ func (s *Store) ListConversions(ctx context.Context, f ConversionFilter) ([]Conv
 
 // NetworkTimeZone is the network's time zone.
 func (s *Store) NetworkTimeZone(ctx context.Context) (*time.Location, error) {
-	var tz string
-	if err := s.pool.QueryRow(ctx, `SELECT time_zone FROM network`).Scan(&tz); err != nil {
-		return nil, fmt.Errorf("read network time zone: %w", err)
-	}
-	loc, err := time.LoadLocation(tz)
-	if err != nil {
-		return nil, fmt.Errorf("network time zone %q: %w", tz, err)
-	}
-	return loc, nil
+	return networkLocation(ctx, s.pool)
 }

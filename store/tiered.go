@@ -135,9 +135,15 @@ func (p *PricingTx) TieredRules(ctx context.Context) ([]tiered.Rule, *time.Locat
 	return rules, loc, err
 }
 
-func networkLocation(ctx context.Context, tx pgx.Tx) (*time.Location, error) {
+// rowQuerier is what reads one row: the pool or a transaction.
+type rowQuerier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// networkLocation reads the network's time zone.
+func networkLocation(ctx context.Context, q rowQuerier) (*time.Location, error) {
 	var tz string
-	if err := tx.QueryRow(ctx, `SELECT time_zone FROM network`).Scan(&tz); err != nil {
+	if err := q.QueryRow(ctx, `SELECT time_zone FROM network`).Scan(&tz); err != nil {
 		return nil, fmt.Errorf("read network time zone: %w", err)
 	}
 	loc, err := time.LoadLocation(tz)
