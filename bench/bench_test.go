@@ -27,6 +27,10 @@ func tempDir(t *testing.T) string {
 	return filepath.Join(dir, "data")
 }
 
+// The tests that start a stack or a cluster run one after the other: the
+// embedded servers pick free ports by asking the kernel and releasing them,
+// and two starting at once can be handed the same one.
+
 // smokeConfig is a short, modest load: what CI runs to keep the
 // correctness check honest.
 func smokeConfig(out io.Writer) Config {
@@ -59,7 +63,6 @@ func requireClean(t *testing.T, res Result, out string) {
 // TestBenchSmoke runs the bench as "tierwise bench --duration 5s" does:
 // against an embedded dev stack of its own.
 func TestBenchSmoke(t *testing.T) {
-	t.Parallel()
 	var out strings.Builder
 	cfg := smokeConfig(&out)
 	cfg.DataDir = tempDir(t)
@@ -74,7 +77,6 @@ func TestBenchSmoke(t *testing.T) {
 // TestBenchAgainstARunningStack runs the bench against a running stack
 // (--api), then changes the ledger behind its back: the check must see it.
 func TestBenchAgainstARunningStack(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	stack, err := devstack.Start(ctx, devstack.Config{DataDir: tempDir(t), APIAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
@@ -129,7 +131,6 @@ func TestBenchAgainstARunningStack(t *testing.T) {
 }
 
 func TestRetroSmoke(t *testing.T) {
-	t.Parallel()
 	var out strings.Builder
 	res, err := Retro(context.Background(), RetroConfig{Conversions: 2000, DataDir: tempDir(t), Out: &out, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err, out.String())
