@@ -449,3 +449,57 @@ func monthStart() string {
 	now := time.Now().UTC()
 	return time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).Format(time.RFC3339)
 }
+
+// TestRetroactiveKeepsOverride: a Customer Value override replaces layers
+// 1–4 (DESIGN.md §13.7), so a retroactive re-pricing that comes after it
+// leaves the overridden payout alone; the revenue, which the override does
+// not set, still goes to the band.
+func TestRetroactiveKeepsOverride(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	adv := b.advertiser()
+	offer := b.offer(adv.ID, "public", cpaRPA("10.00", "20.00"))
+	partner := b.partner(nil)
+	b.tieredRule(map[string]any{
+		"name": "Double after 3", "offer_ids": []int64{offer}, "applies_to": "base", "start_date": "2020-01-01", "period": "monthly",
+		"retro_mode": "enabled",
+		"bands": []map[string]any{{"name": "Over 3", "bounds": bounds("conversions", "3"),
+			"payout":  map[string]any{"action": "set", "rate": "fixed", "value": "20"},
+			"revenue": map[string]any{"action": "increase", "by": "flat", "value": "1"}}},
+	})
+	b.valueRule(map[string]any{
+		"name": "RevShare", "applies_on": "all", "starts_at": "2020-01-01T00:00:00Z",
+		"partner_ids": []int64{partner}, "offer_ids": []int64{offer},
+		"timeframe": map[string]any{"cycle": "continuous", "anchor": "first_conversion", "duration_days": 30},
+		"grouping":  "all",
+		"outcome": map[string]any{"frequency": "every_conversion", "trigger": "instant", "kind": "override",
+			"payout": map[string]any{"type": "revshare", "percent": "10"}},
+	})
+	send := func(user, amount string) int64 {
+		return b.send(map[string]string{"token": adv.Token, "offer_id": id(offer), "partner_id": id(partner), "user_id": user, "amount": amount})
+	}
+	early := []int64{send("c1", "200"), send("c2", "300"), send("c3", "300")}
+	b.payouts(early, "80") // 10% of each sale
+	reaching := send("c4", "300")
+	got := b.payouts(append(early, reaching), "110")
+	requireAmount(t, "20", got[0], "the override's 10% of 200 stands after the band is reached")
+	requireAmount(t, "30", got[3])
+
+	// The re-pricing did run: each early conversion got its revenue delta
+	// and the band, and no retroactive payout line.
+	require.Eventually(t, func() bool {
+		var n int
+		require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT count(*) FROM conversions
+			WHERE id = ANY($1) AND tiered_band = 0 AND revenue = 21`, early).Scan(&n))
+		return n == len(early)
+	}, 20*time.Second, 50*time.Millisecond, "early conversions re-priced to the band's revenue")
+	var payoutLines int
+	require.NoError(t, b.pool.QueryRow(context.Background(),
+		`SELECT count(*) FROM ledger_lines WHERE conversion_id = ANY($1) AND reason = 'retro' AND kind = 'payout'`, early).Scan(&payoutLines))
+	require.Zero(t, payoutLines)
+	for i, cid := range early {
+		c, err := b.store.Conversion(context.Background(), cid)
+		require.NoError(t, err)
+		requireAmount(t, []string{"20", "30", "30"}[i], c.Payout, "conversion %d keeps its override", cid)
+	}
+}

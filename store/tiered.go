@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -284,8 +283,11 @@ type CycleRepricer func(band int, conversions []tiered.Priced) []tiered.Delta
 // cycle's conversions with an id after after: those the rule priced in that
 // period at a lower band than the period's, not reversed (the conversions
 // priced at the band already have it). The conversions are locked; paid ones
-// are passed with Paid set so the repricer leaves them alone. The deltas are
-// written as retro lines and the conversions' bands raised.
+// are passed with Paid set so the repricer leaves them alone, overridden
+// ones with PayoutOverridden (RevenueOverridden) so it keeps those amounts.
+// The deltas are written as retro lines and the conversions' bands raised,
+// set-based: a chunk costs a handful of statements, not a few per
+// conversion.
 func (s *Store) RepriceCycleChunk(ctx context.Context, key CycleKey, after int64, limit int, reprice CycleRepricer) (RepriceChunk, error) {
 	var out RepriceChunk
 	err := s.tx(ctx, func(tx pgx.Tx) error {
@@ -303,7 +305,11 @@ func (s *Store) RepriceCycleChunk(ctx context.Context, key CycleKey, after int64
 				coalesce(sum(l.amount) FILTER (WHERE l.kind = 'revenue' AND l.reason IN ('price', 'refund')), 0),
 				coalesce(sum(l.amount) FILTER (WHERE l.kind = 'payout' AND l.reason IN ('tiered', 'retro')), 0),
 				coalesce(sum(l.amount) FILTER (WHERE l.kind = 'revenue' AND l.reason IN ('tiered', 'retro')), 0),
-				bool_or(l.kind = 'payout' AND l.payout_run_id IS NOT NULL), c.tiered_band
+				bool_or(l.kind = 'payout' AND l.payout_run_id IS NOT NULL),
+				bool_or(l.kind = 'payout' AND l.reason = 'override'),
+				bool_or(l.kind = 'revenue' AND l.reason = 'override'),
+				count(*) FILTER (WHERE l.reason = 'retro'),
+				c.tiered_band
 			FROM conversions c JOIN ledger_lines l ON l.conversion_id = c.id
 			WHERE c.tiered_rule_id = $1 AND c.partner_id = $2 AND c.offer_id = $3 AND c.tiered_period_start = $4
 				AND c.reversed_at IS NULL AND c.status = 'approved' AND c.id > $5
@@ -315,12 +321,13 @@ func (s *Store) RepriceCycleChunk(ctx context.Context, key CycleKey, after int64
 		if err != nil {
 			return fmt.Errorf("read cycle conversions: %w", err)
 		}
+		retros := map[int64]int{} // retro lines each conversion has, for the next line's key
 		priced, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tiered.Priced, error) {
 			var p tiered.Priced
-			var paid *bool
+			var retro int
 			err := r.Scan(&p.ConversionID, &p.Amounts.Currency, &p.Amounts.SaleAmount, &p.Amounts.Payout, &p.Amounts.Revenue,
-				&p.TieredPayout, &p.TieredRevenue, &paid, &p.Band)
-			p.Paid = paid != nil && *paid
+				&p.TieredPayout, &p.TieredRevenue, &p.Paid, &p.PayoutOverridden, &p.RevenueOverridden, &retro, &p.Band)
+			retros[p.ConversionID] = retro
 			return p, err
 		})
 		if err != nil {
@@ -334,37 +341,55 @@ func (s *Store) RepriceCycleChunk(ctx context.Context, key CycleKey, after int64
 			return fmt.Errorf("read chunk cursor: %w", err)
 		}
 		deltas := reprice(out.Band, priced)
-		sort.Slice(deltas, func(i, j int) bool { return deltas[i].ConversionID < deltas[j].ConversionID })
+		if len(deltas) == 0 {
+			return nil
+		}
+		note := fmt.Sprintf("retroactive: band %d of tiered commission %d", out.Band+1, key.RuleID)
+		var lines struct {
+			ids          []int64
+			kinds, keys  []string
+			amounts      []decimal.Decimal
+			bandIDs      []int64
+			explanations []string
+		}
 		for _, d := range deltas {
-			c := Conversion{ID: d.ConversionID, PartnerID: key.PartnerID}
-			var n int
-			if err := tx.QueryRow(ctx, `SELECT count(*) FROM ledger_lines WHERE conversion_id = $1 AND reason = 'retro'`, d.ConversionID).Scan(&n); err != nil {
-				return fmt.Errorf("count retro lines: %w", err)
-			}
-			lineKey := fmt.Sprintf("retro:%d", n+1)
-			note := fmt.Sprintf("retroactive: band %d of tiered commission %d", out.Band+1, key.RuleID)
-			var lines []NewLine
-			if !d.Payout.IsZero() {
-				lines = append(lines, NewLine{Kind: KindPayout, Amount: d.Payout, Reason: ReasonRetro, Layer: "tiered_commission", Note: note, Key: lineKey})
-			}
-			if !d.Revenue.IsZero() {
-				lines = append(lines, NewLine{Kind: KindRevenue, Amount: d.Revenue, Reason: ReasonRetro, Layer: "tiered_commission", Note: note, Key: lineKey})
-			}
-			if err := appendLines(ctx, tx, c, lines); err != nil {
-				return err
+			lineKey := fmt.Sprintf("retro:%d", retros[d.ConversionID]+1)
+			for _, l := range []struct {
+				kind   string
+				amount decimal.Decimal
+			}{{KindPayout, d.Payout}, {KindRevenue, d.Revenue}} {
+				if !l.amount.IsZero() {
+					lines.ids = append(lines.ids, d.ConversionID)
+					lines.kinds = append(lines.kinds, l.kind)
+					lines.keys = append(lines.keys, lineKey)
+					lines.amounts = append(lines.amounts, l.amount)
+				}
 			}
 			expl, err := json.Marshal(d.Explanation)
 			if err != nil {
 				return fmt.Errorf("encode retro explanation: %w", err)
 			}
-			if _, err := tx.Exec(ctx, `UPDATE conversions SET tiered_band = $2, tiered = $3 WHERE id = $1`, d.ConversionID, out.Band, expl); err != nil {
-				return fmt.Errorf("raise conversion band: %w", err)
-			}
-			if _, err := updateTotals(ctx, tx, d.ConversionID); err != nil {
-				return err
-			}
-			out.Repriced++
+			lines.bandIDs = append(lines.bandIDs, d.ConversionID)
+			lines.explanations = append(lines.explanations, string(expl))
 		}
+		if _, err := tx.Exec(ctx, `INSERT INTO ledger_lines (conversion_id, partner_id, kind, amount, reason, layer, note, key)
+			SELECT l.id, $2, l.kind, l.amount, 'retro', 'tiered_commission', $3, l.key
+			FROM unnest($1::bigint[], $4::text[], $5::numeric[], $6::text[]) AS l(id, kind, amount, key)
+			ORDER BY l.id
+			ON CONFLICT (conversion_id, kind, key) DO NOTHING`,
+			lines.ids, key.PartnerID, note, lines.kinds, lines.amounts, lines.keys); err != nil {
+			return fmt.Errorf("append retro lines: %w", err)
+		}
+		tag, err := tx.Exec(ctx, `UPDATE conversions c SET tiered_band = $2, tiered = d.explanation::jsonb,
+				payout = (SELECT coalesce(sum(amount), 0) FROM ledger_lines WHERE conversion_id = c.id AND kind = 'payout'),
+				revenue = (SELECT coalesce(sum(amount), 0) FROM ledger_lines WHERE conversion_id = c.id AND kind = 'revenue')
+			FROM unnest($1::bigint[], $3::text[]) AS d(id, explanation)
+			WHERE c.id = d.id`,
+			lines.bandIDs, out.Band, lines.explanations)
+		if err != nil {
+			return fmt.Errorf("raise conversion bands: %w", err)
+		}
+		out.Repriced = int(tag.RowsAffected())
 		return nil
 	})
 	if err != nil {

@@ -26,6 +26,12 @@ type Priced struct {
 	// Paid is true once any of its payout lines is in a payout run; a paid
 	// conversion is never re-banded (DESIGN.md §13.12).
 	Paid bool `json:"paid"`
+	// PayoutOverridden and RevenueOverridden are true when a Customer Value
+	// override has replaced the conversion's layer 1–4 payout (revenue):
+	// the override's amount stands, so re-pricing keeps that amount
+	// (DESIGN.md §13.7).
+	PayoutOverridden  bool `json:"payout_overridden,omitempty"`
+	RevenueOverridden bool `json:"revenue_overridden,omitempty"`
 }
 
 // Delta is what re-pricing writes for one conversion: a tiered payout line
@@ -45,7 +51,8 @@ type Delta struct {
 // amounts it already has, skipping any amount ApplyRetro keeps. Paid
 // conversions, conversions already at band or above, and conversions whose
 // deltas are both zero are left out; with RetroDisabled or band -1 it
-// returns nil. The deltas are differences of rounded amounts, so they
+// returns nil. An amount a Customer Value override has replaced is kept.
+// The deltas are differences of rounded amounts, so they
 // are rounded too, and running Reprice again on the updated conversions
 // returns nothing.
 func Reprice(r Rule, band int, conversions []Priced) []Delta {
@@ -62,6 +69,12 @@ func Reprice(r Rule, band int, conversions []Priced) []Delta {
 		}
 		res := ApplyRetro(r, band, c.Amounts)
 		e := res.Explanation
+		if c.PayoutOverridden {
+			e.Payout.Keep, e.Payout.Reason = true, overridden
+		}
+		if c.RevenueOverridden {
+			e.Revenue.Keep, e.Revenue.Reason = true, overridden
+		}
 		payout := delta(&e.Payout, res.Payout, c.TieredPayout)
 		revenue := delta(&e.Revenue, res.Revenue, c.TieredRevenue)
 		if payout.IsZero() && revenue.IsZero() {
@@ -71,6 +84,8 @@ func Reprice(r Rule, band int, conversions []Priced) []Delta {
 	}
 	return out
 }
+
+const overridden = "a Customer Value override sets this amount"
 
 // delta records in l what the conversion had and the line still to write.
 func delta(l *Line, target, previous decimal.Decimal) decimal.Decimal {

@@ -128,6 +128,25 @@ func TestReprice(t *testing.T) {
 		require.Empty(t, tiered.Reprice(rule(t, tiered.RetroEnabled), 0, applyDeltas(unknown, deltas)))
 	})
 
+	t.Run("OverriddenAmountsAreKept", func(t *testing.T) {
+		t.Parallel()
+		cs := []tiered.Priced{
+			{ConversionID: 8, Amounts: usd("50", "10.00", "8.00"), TieredPayout: dec("1.00"), Band: new(0), PayoutOverridden: true},
+			{ConversionID: 9, Amounts: usd("50", "10.00", "8.00"), TieredPayout: dec("1.00"), Band: new(0), PayoutOverridden: true, RevenueOverridden: true},
+		}
+		deltas := tiered.Reprice(rule(t, tiered.RetroEnabled), 1, cs)
+		// The payout stays the override's; the revenue still goes to Gold.
+		// With both overridden there is nothing to write.
+		require.Len(t, deltas, 1)
+		require.Equal(t, int64(8), deltas[0].ConversionID)
+		requireAmount(t, "0", deltas[0].Payout)
+		requireAmount(t, "1.00", deltas[0].Revenue)
+		e := deltas[0].Explanation
+		require.True(t, e.Payout.Keep)
+		require.Contains(t, e.Payout.Reason, "override")
+		require.False(t, e.Revenue.Keep)
+	})
+
 	t.Run("ExplainsWhatItHadAndWhatItWrites", func(t *testing.T) {
 		t.Parallel()
 		deltas := tiered.Reprice(rule(t, tiered.RetroCustom), 1, conversions[:1])
