@@ -271,8 +271,12 @@ func (i *Ingester) signal(ctx context.Context, c store.Conversion) error {
 	if c.Anonymous() {
 		opts.ID = workflows.AnonymousWorkflowID(c.ID)
 	} else {
+		// Set at the start, so a new customer's workflow need not upsert
+		// them (a visibility write) after pricing its first conversion.
 		opts.TypedSearchAttributes = temporal.NewSearchAttributes(
-			workflows.AttrCustomer.ValueSet(fmt.Sprintf("%d/%s", c.AdvertiserID, c.UserID)))
+			workflows.AttrCustomer.ValueSet(fmt.Sprintf("%d/%s", c.AdvertiserID, c.UserID)),
+			workflows.AttrLastPartner.ValueSet(fmt.Sprint(c.PartnerID)),
+			workflows.AttrLastOffer.ValueSet(fmt.Sprint(c.OfferID)))
 	}
 	_, err := i.temporal.SignalWithStartWorkflow(ctx, opts.ID, workflows.SignalConversion,
 		workflows.ConversionSignal{ConversionID: c.ID}, opts, workflows.Customer, state)

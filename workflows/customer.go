@@ -122,6 +122,10 @@ type CustomerRecord struct {
 // PriceConversionActivity is the name of the pricing activity.
 const PriceConversionActivity = "PriceConversion"
 
+// localActivitiesChange is the GetVersion id of the move to local
+// activities.
+const localActivitiesChange = "local-activities"
+
 // Customer is the lifetime of one customer: it prices each conversion once,
 // in the order the signals arrive, evaluates the Customer Value rules on it,
 // wakes on timers for cycle ends, and continues as new when the server
@@ -131,19 +135,32 @@ func Customer(ctx workflow.Context, state CustomerState) error {
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (CustomerState, error) { return state, nil }); err != nil {
 		return fmt.Errorf("register state query: %w", err)
 	}
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        200 * time.Millisecond,
-			MaximumInterval:        30 * time.Second,
-			NonRetryableErrorTypes: []string{ErrTypeNotFound},
-		},
-	})
+	retry := &temporal.RetryPolicy{
+		InitialInterval:        200 * time.Millisecond,
+		MaximumInterval:        30 * time.Second,
+		NonRetryableErrorTypes: []string{ErrTypeNotFound},
+	}
+	// Pricing, recording and loading run as local activities: in the
+	// workflow task that got the signal, without three round trips through
+	// the server per conversion. Runs started before the change replay with
+	// regular activities.
+	execute := func(ctx workflow.Context, activity string, args ...any) workflow.Future {
+		return workflow.ExecuteActivity(ctx, activity, args...)
+	}
+	version := workflow.GetVersion(ctx, localActivitiesChange, workflow.DefaultVersion, 1)
+	if version == 1 {
+		ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 30 * time.Second, RetryPolicy: retry})
+		execute = func(ctx workflow.Context, activity string, args ...any) workflow.Future {
+			return workflow.ExecuteLocalActivity(ctx, activity, args...)
+		}
+	} else {
+		ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second, RetryPolicy: retry})
+	}
 	if state.UserID != "" && !state.Resumed {
 		// A new lifetime, or one whose workflow ended: resume from the
 		// snapshot, if any.
 		var saved *CustomerState
-		if err := workflow.ExecuteActivity(ctx, LoadCustomerActivity, state.AdvertiserID, state.UserID).Get(ctx, &saved); err != nil {
+		if err := execute(ctx, LoadCustomerActivity, state.AdvertiserID, state.UserID).Get(ctx, &saved); err != nil {
 			return fmt.Errorf("load customer snapshot: %w", err)
 		}
 		if saved != nil {
@@ -158,7 +175,7 @@ func Customer(ctx workflow.Context, state CustomerState) error {
 		if state.UserID == "" || (len(outcomes) == 0 && len(state.Rules) == 0) {
 			return
 		}
-		if err := workflow.ExecuteActivity(ctx, RecordCustomerActivity, CustomerRecord{Outcomes: outcomes, State: state}).Get(ctx, nil); err != nil {
+		if err := execute(ctx, RecordCustomerActivity, CustomerRecord{Outcomes: outcomes, State: state}).Get(ctx, nil); err != nil {
 			logger.Error("record customer value outcomes", "error", err)
 		}
 	}
@@ -178,7 +195,7 @@ func Customer(ctx workflow.Context, state CustomerState) error {
 			return
 		}
 		var res PriceResult
-		err := workflow.ExecuteActivity(ctx, PriceConversionActivity, sig.ConversionID).Get(ctx, &res)
+		err := execute(ctx, PriceConversionActivity, sig.ConversionID).Get(ctx, &res)
 		if err != nil {
 			// Only a conversion that no longer exists fails for good; the
 			// others retry until they succeed.
@@ -199,7 +216,7 @@ func Customer(ctx workflow.Context, state CustomerState) error {
 			state.Rules, state.TimeZone = res.Rules, res.TimeZone
 			record(state.Value.Apply(state.Rules, *res.Conversion, location()))
 		}
-		updateVisibility(ctx, state)
+		updateVisibility(ctx, state, version == 1)
 	}
 	handleReversal := func(sig ReversalSignal) {
 		state.Value.Reverse(state.Rules, sig.ConversionID)
@@ -229,7 +246,7 @@ func Customer(ctx workflow.Context, state CustomerState) error {
 		}
 	}
 
-	updateVisibility(ctx, state)
+	updateVisibility(ctx, state, version == 1)
 	var settledAt time.Time // the last wake-up that settled nothing, so it is not waited for again
 	for {
 		sel := workflow.NewSelector(ctx)
@@ -273,18 +290,28 @@ func Customer(ctx workflow.Context, state CustomerState) error {
 }
 
 // updateVisibility sets the search attributes and the Web UI's details line.
-func updateVisibility(ctx workflow.Context, state CustomerState) {
+// With onlyChanged (runs since the local-activities change) it upserts only
+// the attributes whose value changed: each upsert is a visibility write.
+func updateVisibility(ctx workflow.Context, state CustomerState, onlyChanged bool) {
 	if state.UserID == "" {
 		workflow.SetCurrentDetails(ctx, "anonymous conversion")
 		return
 	}
-	updates := []temporal.SearchAttributeUpdate{AttrCustomer.ValueSet(fmt.Sprintf("%d/%s", state.AdvertiserID, state.UserID))}
-	if state.LastPartner != 0 {
-		updates = append(updates,
-			AttrLastPartner.ValueSet(fmt.Sprint(state.LastPartner)),
-			AttrLastOffer.ValueSet(fmt.Sprint(state.LastOffer)))
+	current := workflow.GetTypedSearchAttributes(ctx)
+	var updates []temporal.SearchAttributeUpdate
+	set := func(key temporal.SearchAttributeKeyKeyword, value string) {
+		if v, ok := current.GetKeyword(key); !onlyChanged || !ok || v != value {
+			updates = append(updates, key.ValueSet(value))
+		}
 	}
-	_ = workflow.UpsertTypedSearchAttributes(ctx, updates...)
+	set(AttrCustomer, fmt.Sprintf("%d/%s", state.AdvertiserID, state.UserID))
+	if state.LastPartner != 0 {
+		set(AttrLastPartner, fmt.Sprint(state.LastPartner))
+		set(AttrLastOffer, fmt.Sprint(state.LastOffer))
+	}
+	if len(updates) > 0 {
+		_ = workflow.UpsertTypedSearchAttributes(ctx, updates...)
+	}
 	details := fmt.Sprintf("Customer %s of advertiser %d: %d conversions priced", state.UserID, state.AdvertiserID, state.Priced)
 	if state.Priced > 0 {
 		details += fmt.Sprintf(", last partner %d on offer %d at %s", state.LastPartner, state.LastOffer, state.LastPricedAt.Format(time.RFC3339))

@@ -22,6 +22,7 @@ type testBundle struct {
 	env      *testsuite.TestWorkflowEnvironment
 	priced   []int64
 	records  []workflows.CustomerRecord
+	recorded []time.Time              // the workflow clock at each record
 	saved    *workflows.CustomerState // what LoadCustomer returns
 	priceFor func(id int64) workflows.PriceResult
 }
@@ -51,6 +52,7 @@ func setup(t *testing.T, missing ...int64) *testBundle {
 	}, activity.RegisterOptions{Name: workflows.LoadCustomerActivity})
 	b.env.RegisterActivityWithOptions(func(_ context.Context, r workflows.CustomerRecord) error {
 		b.records = append(b.records, r)
+		b.recorded = append(b.recorded, b.env.Now())
 		return nil
 	}, activity.RegisterOptions{Name: workflows.RecordCustomerActivity})
 	return b
@@ -203,12 +205,6 @@ func TestCustomerWorkflowSettlesCyclesOnTimers(t *testing.T) {
 	}
 	b.signal(time.Hour, 1)
 	b.signal(2*time.Hour, 2)
-	var recordedAt time.Time
-	b.env.SetOnActivityCompletedListener(func(info *activity.Info, _ converter.EncodedValue, _ error) {
-		if info.ActivityType.Name == workflows.RecordCustomerActivity && recordedAt.IsZero() && len(b.records) > 0 && len(b.records[len(b.records)-1].Outcomes) > 0 {
-			recordedAt = b.env.Now()
-		}
-	})
 	b.env.RegisterDelayedCallback(func() { b.env.CancelWorkflow() }, 10*24*time.Hour)
 	b.env.ExecuteWorkflow(workflows.Customer, workflows.CustomerState{AdvertiserID: 1, UserID: "42"})
 
@@ -218,6 +214,12 @@ func TestCustomerWorkflowSettlesCyclesOnTimers(t *testing.T) {
 	}
 	require.Len(t, outcomes, 1)
 	require.Equal(t, int64(2), outcomes[0].ConversionID, "the conversion that completed the goal")
+	var recordedAt time.Time
+	for i, r := range b.records {
+		if len(r.Outcomes) > 0 {
+			recordedAt = b.recorded[i]
+		}
+	}
 	berlin, err := time.LoadLocation("Europe/Berlin")
 	require.NoError(t, err)
 	require.Equal(t, time.Date(2024, 3, 11, 0, 0, 0, 0, berlin), recordedAt.In(berlin), "paid at Monday 00:00 in the network zone")
