@@ -140,7 +140,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	step("Temporal Web UI")
 
-	if s.pool, err = pgxpool.New(ctx, s.DatabaseURL); err != nil {
+	if s.pool, err = store.Connect(ctx, s.DatabaseURL); err != nil {
 		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
 	}
 	s.worker = worker.New(s.client, worker.Config{Pool: s.pool, Logger: cfg.Logger})

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -83,6 +84,12 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 			"synchronous":  "normal",
 		},
 	}
+	// Visibility gets a file of its own: its writes (a row with dozens of
+	// indexes per upsert) then do not queue behind the history writes on
+	// the one SQLite connection a file allows. A data directory from before
+	// keeps its visibility in the main file.
+	visibilityConfig := *sqlConfig
+	visibilityConfig.DatabaseName = strings.TrimSuffix(cfg.DatabaseFile, filepath.Ext(cfg.DatabaseFile)) + "-visibility" + filepath.Ext(cfg.DatabaseFile)
 	if _, err := os.Stat(cfg.DatabaseFile); errors.Is(err, os.ErrNotExist) {
 		if err := os.MkdirAll(filepath.Dir(cfg.DatabaseFile), 0o755); err != nil {
 			return nil, fmt.Errorf("temporal: create data directory: %w", err)
@@ -90,8 +97,17 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 		if err := sqliteschema.SetupSchema(sqlConfig); err != nil {
 			return nil, fmt.Errorf("temporal: set up SQLite schema: %w", err)
 		}
+		if err := sqliteschema.SetupSchema(&visibilityConfig); err != nil {
+			return nil, fmt.Errorf("temporal: set up SQLite visibility schema: %w", err)
+		}
 	} else if err := forgetMembership(sqlConfig); err != nil {
 		return nil, err
+	}
+	visibilityStore := sqliteplugin.PluginName
+	dataStores := map[string]config.DataStore{sqliteplugin.PluginName: {SQL: sqlConfig}}
+	if _, err := os.Stat(visibilityConfig.DatabaseName); err == nil {
+		visibilityStore = "visibility"
+		dataStores[visibilityStore] = config.DataStore{SQL: &visibilityConfig}
 	}
 	// Search attributes are added later through the operator API, where the
 	// server validates them, so the namespace is created without them.
@@ -115,9 +131,9 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 		},
 		Persistence: config.Persistence{
 			DefaultStore:     sqliteplugin.PluginName,
-			VisibilityStore:  sqliteplugin.PluginName,
+			VisibilityStore:  visibilityStore,
 			NumHistoryShards: 1,
-			DataStores:       map[string]config.DataStore{sqliteplugin.PluginName: {SQL: sqlConfig}},
+			DataStores:       dataStores,
 		},
 		ClusterMetadata: &cluster.Config{
 			EnableGlobalNamespace:    false,
@@ -173,6 +189,11 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
 		// Entity workflows of busy customers take many signals.
 		dynamicconfig.FrontendMaxNamespaceRPSPerInstance.Key(): 10000,
+		// One server with a few pollers per queue: one partition per task
+		// queue, so a new workflow's first task never waits in a partition
+		// no poller is reading (4–5 s with the default of four).
+		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():  1,
+		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): 1,
 	}
 
 	server, err := temporal.NewServer(

@@ -25,6 +25,28 @@ func New(pool *pgxpool.Pool) *Store {
 	return &Store{pool: pool}
 }
 
+// DefaultMaxConns is the pool size Connect uses when the URL does not set
+// pool_max_conns. pgxpool's own default (4 on two cores) makes accepts
+// queue for a connection behind pricing transactions.
+const DefaultMaxConns = 32
+
+// Connect opens a pool on url (pool_max_conns in the URL overrides
+// DefaultMaxConns).
+func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database URL: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = DefaultMaxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open pool: %w", err)
+	}
+	return pool, nil
+}
+
 // Pool is the underlying pool, for health checks.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 

@@ -16,6 +16,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/tierwise/tierwise/api"
+	"github.com/tierwise/tierwise/store"
 	"github.com/tierwise/tierwise/worker"
 )
 
@@ -60,7 +61,7 @@ func connect(ctx context.Context) (*connections, error) {
 	if url == "" {
 		return nil, errors.New("DATABASE_URL is required")
 	}
-	pool, err := pgxpool.New(ctx, url)
+	pool, err := store.Connect(ctx, url)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
