@@ -263,7 +263,7 @@ func (i *Ingester) Signal(ctx context.Context, c store.Conversion) {
 }
 
 func (i *Ingester) signal(ctx context.Context, c store.Conversion) error {
-	state := workflows.CustomerState{AdvertiserID: c.AdvertiserID, UserID: c.UserID}
+	state := workflows.NewCustomerState(c.AdvertiserID, c.UserID)
 	opts := client.StartWorkflowOptions{
 		ID:        c.WorkflowID,
 		TaskQueue: workflows.TaskQueue,
@@ -297,7 +297,7 @@ func (i *Ingester) Tell(ctx context.Context, c store.Conversion, signal string, 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), signalTimeout)
 	defer cancel()
 	opts := client.StartWorkflowOptions{ID: c.WorkflowID, TaskQueue: workflows.TaskQueue}
-	state := workflows.CustomerState{AdvertiserID: c.AdvertiserID, UserID: c.UserID}
+	state := workflows.NewCustomerState(c.AdvertiserID, c.UserID)
 	if _, err := i.temporal.SignalWithStartWorkflow(ctx, c.WorkflowID, signal, arg, opts, workflows.Customer, state); err != nil {
 		i.logger.ErrorContext(ctx, "tell customer workflow", "workflow_id", c.WorkflowID, "signal", signal, "error", err)
 	}

@@ -71,6 +71,26 @@ type CustomerState struct {
 	TimeZone string
 	// Resumed is set once the workflow has read the customer's snapshot.
 	Resumed bool
+	// Version is the workflow code version the run started with
+	// (CodeVersion when it was started; 0 for runs from before versions).
+	Version int
+}
+
+// CodeVersion is the customer workflow's code version. A run keeps the
+// version it was started with, so replaying an older run takes its old
+// path; continue-as-new moves a lifetime to the newest. The version travels
+// in the input rather than through workflow.GetVersion, which would upsert
+// a search attribute (a visibility write) in every new run.
+//
+//   - 0: pricing, recording and loading are regular activities; the search
+//     attributes are upserted after every pricing.
+//   - 1: they are local activities; search attributes are upserted only
+//     when they change.
+const CodeVersion = 1
+
+// NewCustomerState is the input of a new customer workflow run.
+func NewCustomerState(advertiserID int64, userID string) CustomerState {
+	return CustomerState{AdvertiserID: advertiserID, UserID: userID, Version: CodeVersion}
 }
 
 // PriceResult is what PriceConversion reports back to the workflow.
@@ -122,9 +142,6 @@ type CustomerRecord struct {
 // PriceConversionActivity is the name of the pricing activity.
 const PriceConversionActivity = "PriceConversion"
 
-// localActivitiesChange is the GetVersion id of the move to local
-// activities.
-const localActivitiesChange = "local-activities"
 
 // Customer is the lifetime of one customer: it prices each conversion once,
 // in the order the signals arrive, evaluates the Customer Value rules on it,
@@ -140,15 +157,14 @@ func Customer(ctx workflow.Context, state CustomerState) error {
 		MaximumInterval:        30 * time.Second,
 		NonRetryableErrorTypes: []string{ErrTypeNotFound},
 	}
-	// Pricing, recording and loading run as local activities: in the
-	// workflow task that got the signal, without three round trips through
-	// the server per conversion. Runs started before the change replay with
-	// regular activities.
+	// From version 1, pricing, recording and loading run as local
+	// activities: in the workflow task that got the signal, without three
+	// round trips through the server per conversion.
 	execute := func(ctx workflow.Context, activity string, args ...any) workflow.Future {
 		return workflow.ExecuteActivity(ctx, activity, args...)
 	}
-	version := workflow.GetVersion(ctx, localActivitiesChange, workflow.DefaultVersion, 1)
-	if version == 1 {
+	version := state.Version
+	if version >= 1 {
 		ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 30 * time.Second, RetryPolicy: retry})
 		execute = func(ctx workflow.Context, activity string, args ...any) workflow.Future {
 			return workflow.ExecuteLocalActivity(ctx, activity, args...)
@@ -165,6 +181,7 @@ func Customer(ctx workflow.Context, state CustomerState) error {
 		}
 		if saved != nil {
 			state = *saved
+			state.Version = version // the run's, not the snapshot's
 		}
 		state.Resumed = true
 	}
@@ -216,7 +233,7 @@ func Customer(ctx workflow.Context, state CustomerState) error {
 			state.Rules, state.TimeZone = res.Rules, res.TimeZone
 			record(state.Value.Apply(state.Rules, *res.Conversion, location()))
 		}
-		updateVisibility(ctx, state, version == 1)
+		updateVisibility(ctx, state, version >= 1)
 	}
 	handleReversal := func(sig ReversalSignal) {
 		state.Value.Reverse(state.Rules, sig.ConversionID)
@@ -246,7 +263,7 @@ func Customer(ctx workflow.Context, state CustomerState) error {
 		}
 	}
 
-	updateVisibility(ctx, state, version == 1)
+	updateVisibility(ctx, state, version >= 1)
 	var settledAt time.Time // the last wake-up that settled nothing, so it is not waited for again
 	for {
 		sel := workflow.NewSelector(ctx)
@@ -284,6 +301,7 @@ func Customer(ctx workflow.Context, state CustomerState) error {
 			if state.UserID == "" {
 				return nil
 			}
+			state.Version = CodeVersion
 			return workflow.NewContinueAsNewError(ctx, Customer, state)
 		}
 	}

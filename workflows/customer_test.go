@@ -87,7 +87,7 @@ func TestCustomerWorkflow(t *testing.T) {
 		b.env.RegisterDelayedCallback(func() { s = b.state(t) }, 5*time.Second)
 		b.env.SetTestTimeout(time.Minute)
 		b.env.RegisterDelayedCallback(func() { b.env.CancelWorkflow() }, 6*time.Second)
-		b.env.ExecuteWorkflow(workflows.Customer, workflows.CustomerState{AdvertiserID: 1, UserID: "42"})
+		b.env.ExecuteWorkflow(workflows.Customer, workflows.NewCustomerState(1, "42"))
 
 		require.Equal(t, []int64{1, 2}, b.priced)
 		require.Equal(t, 2, s.Priced)
@@ -100,7 +100,7 @@ func TestCustomerWorkflow(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		b.signal(time.Second, 9)
-		b.env.ExecuteWorkflow(workflows.Customer, workflows.CustomerState{AdvertiserID: 1})
+		b.env.ExecuteWorkflow(workflows.Customer, workflows.NewCustomerState(1, ""))
 		require.True(t, b.env.IsWorkflowCompleted())
 		require.NoError(t, b.env.GetWorkflowError())
 		require.Equal(t, []int64{9}, b.priced)
@@ -111,7 +111,9 @@ func TestCustomerWorkflow(t *testing.T) {
 		b := setup(t)
 		b.env.SetContinueAsNewSuggested(true)
 		b.signal(time.Second, 5)
-		b.env.ExecuteWorkflow(workflows.Customer, workflows.CustomerState{AdvertiserID: 1, UserID: "42", Priced: 10})
+		// A run from before versions (regular activities) continues as the
+		// newest version.
+		b.env.ExecuteWorkflow(workflows.Customer, workflows.CustomerState{AdvertiserID: 1, UserID: "42", Priced: 10, Resumed: true})
 		require.True(t, b.env.IsWorkflowCompleted())
 		var can *workflow.ContinueAsNewError
 		require.ErrorAs(t, b.env.GetWorkflowError(), &can)
@@ -121,6 +123,7 @@ func TestCustomerWorkflow(t *testing.T) {
 		require.Equal(t, 11, next.Priced, "the state is carried whole")
 		require.Equal(t, []int64{5}, next.Recent)
 		require.True(t, next.Resumed)
+		require.Equal(t, workflows.CodeVersion, next.Version)
 	})
 
 	t.Run("ResumesFromTheSnapshot", func(t *testing.T) {
@@ -132,9 +135,10 @@ func TestCustomerWorkflow(t *testing.T) {
 		var s workflows.CustomerState
 		b.env.RegisterDelayedCallback(func() { s = b.state(t) }, 3*time.Second)
 		b.env.RegisterDelayedCallback(func() { b.env.CancelWorkflow() }, 4*time.Second)
-		b.env.ExecuteWorkflow(workflows.Customer, workflows.CustomerState{AdvertiserID: 1, UserID: "42"})
+		b.env.ExecuteWorkflow(workflows.Customer, workflows.NewCustomerState(1, "42"))
 		require.Equal(t, []int64{2}, b.priced)
 		require.Equal(t, 8, s.Priced)
+		require.Equal(t, workflows.CodeVersion, s.Version, "the run keeps its version, not the snapshot's")
 	})
 
 	t.Run("CustomerValueBonusIsRecordedOnce", func(t *testing.T) {
@@ -159,7 +163,7 @@ func TestCustomerWorkflow(t *testing.T) {
 			b.signal(time.Duration(id+1)*time.Second, id+1)
 		}
 		b.env.RegisterDelayedCallback(func() { b.env.CancelWorkflow() }, 5*time.Second)
-		b.env.ExecuteWorkflow(workflows.Customer, workflows.CustomerState{AdvertiserID: 1, UserID: "42"})
+		b.env.ExecuteWorkflow(workflows.Customer, workflows.NewCustomerState(1, "42"))
 		var outcomes []customervalue.Outcome
 		for _, r := range b.records {
 			outcomes = append(outcomes, r.Outcomes...)
@@ -176,7 +180,7 @@ func TestCustomerWorkflow(t *testing.T) {
 		b.signal(time.Second, 1)
 		b.signal(2*time.Second, 2)
 		b.env.RegisterDelayedCallback(func() { b.env.CancelWorkflow() }, 3*time.Second)
-		b.env.ExecuteWorkflow(workflows.Customer, workflows.CustomerState{AdvertiserID: 1, UserID: "42"})
+		b.env.ExecuteWorkflow(workflows.Customer, workflows.NewCustomerState(1, "42"))
 		require.Equal(t, []int64{2}, b.priced)
 	})
 }
@@ -206,7 +210,7 @@ func TestCustomerWorkflowSettlesCyclesOnTimers(t *testing.T) {
 	b.signal(time.Hour, 1)
 	b.signal(2*time.Hour, 2)
 	b.env.RegisterDelayedCallback(func() { b.env.CancelWorkflow() }, 10*24*time.Hour)
-	b.env.ExecuteWorkflow(workflows.Customer, workflows.CustomerState{AdvertiserID: 1, UserID: "42"})
+	b.env.ExecuteWorkflow(workflows.Customer, workflows.NewCustomerState(1, "42"))
 
 	var outcomes []customervalue.Outcome
 	for _, r := range b.records {
