@@ -142,7 +142,6 @@ type CustomerRecord struct {
 // PriceConversionActivity is the name of the pricing activity.
 const PriceConversionActivity = "PriceConversion"
 
-
 // Customer is the lifetime of one customer: it prices each conversion once,
 // in the order the signals arrive, evaluates the Customer Value rules on it,
 // wakes on timers for cycle ends, and continues as new when the server
