@@ -58,6 +58,23 @@ func NewServer(cfg Config) *Server {
 	}
 }
 
+// signalWorkers and signalQueue size the background signalling of accepted
+// postbacks (see ingest.Ingester.Start): 16 concurrent signal-with-starts
+// keep a two-core Temporal busy without queueing in it, and 16 × 1,024
+// queued conversions are a minute of a heavy burst; beyond, the sweeper.
+const (
+	signalWorkers = 16
+	signalQueue   = 1024
+)
+
+// Start starts the server's background work, the signallers that tell
+// customers' workflows about accepted postbacks, and returns the function
+// that stops it; call that after the HTTP server has shut down. Call Start
+// before serving; without it each postback signals before it is answered.
+func (s *Server) Start() (stop func()) {
+	return s.ingester.Start(signalWorkers, signalQueue)
+}
+
 // Handler returns the routes.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()

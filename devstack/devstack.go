@@ -52,6 +52,7 @@ type Stack struct {
 	client   client.Client
 	worker   *worker.Worker
 	http     *http.Server
+	stopAPI  func() // stops the API's background signalling
 	apiURL   string
 	httpDone chan error
 	adminKey string
@@ -163,8 +164,9 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		cfg.AdminKeys = []string{key}
 	}
 	s.adminKey = cfg.AdminKeys[0]
-	handler := api.NewServer(api.Config{Pool: s.pool, Temporal: s.client, AdminKeys: cfg.AdminKeys, Logger: cfg.Logger}).Handler()
-	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	apiServer := api.NewServer(api.Config{Pool: s.pool, Temporal: s.client, AdminKeys: cfg.AdminKeys, Logger: cfg.Logger})
+	s.stopAPI = apiServer.Start()
+	s.http = &http.Server{Handler: apiServer.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	s.httpDone = make(chan error, 1)
 	go func() { s.httpDone <- s.http.Serve(l) }()
 	step("HTTP API")
@@ -214,6 +216,10 @@ func (s *Stack) Stop() {
 		}
 		cancel()
 		s.http = nil
+	}
+	if s.stopAPI != nil {
+		s.stopAPI()
+		s.stopAPI = nil
 	}
 	if s.worker != nil {
 		s.worker.Stop()

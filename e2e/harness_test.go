@@ -50,8 +50,10 @@ func setup(t *testing.T) *testBundle {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 
-	srv := httptest.NewServer(api.NewServer(api.Config{Pool: pool, Temporal: c, AdminKeys: []string{adminKey}, Logger: logger}).Handler())
-	t.Cleanup(srv.Close)
+	apiServer := api.NewServer(api.Config{Pool: pool, Temporal: c, AdminKeys: []string{adminKey}, Logger: logger})
+	stop := apiServer.Start() // signal in the background, as the binary does
+	srv := httptest.NewServer(apiServer.Handler())
+	t.Cleanup(func() { srv.Close(); stop() })
 	b := &testBundle{t: t, url: srv.URL, pool: pool, store: store.New(pool), temporal: ts, logger: logger}
 	b.startWorker()
 	t.Cleanup(func() { b.worker.Stop() })

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 
@@ -162,4 +163,34 @@ func TestConversionReport(t *testing.T) {
 	require.Len(t, rows, 3, "a header and two conversions")
 	require.Equal(t, "payout", rows[0][12])
 	require.Equal(t, "5", rows[1][12])
+}
+
+// TestCustomerPostbacksPricedInOrder: postbacks are signalled in the
+// background, and a customer's are still priced in the order they were
+// accepted (the Customer Value rules see them in that order), while other
+// customers' postbacks are interleaved.
+func TestCustomerPostbacksPricedInOrder(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	adv := b.advertiser()
+	offer := b.offer(adv.ID, "public", cpaRPA("1.00", "2.00"),
+		event{Event: "deposit", Payout: rate{Type: "cpa", Amount: "1.00"}, Revenue: rate{Type: "rpa", Amount: "2.00"}, Repeatable: true})
+	partner := b.partner(nil)
+	var mine []int64
+	for i := range 40 {
+		m := map[string]string{"token": adv.Token, "offer_id": id(offer), "partner_id": id(partner), "user_id": "ordered"}
+		if i > 0 {
+			m["event"], m["order_id"] = "deposit", fmt.Sprint("d", i)
+		}
+		mine = append(mine, b.send(m))
+		b.send(map[string]string{"token": adv.Token, "offer_id": id(offer), "partner_id": id(partner), "user_id": fmt.Sprint("other-", i)})
+	}
+	for _, cid := range mine {
+		b.waitPriced(cid)
+	}
+	rows, err := b.pool.Query(context.Background(), `SELECT id FROM conversions WHERE id = ANY($1) ORDER BY priced_at, id`, mine)
+	require.NoError(t, err)
+	got, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	require.NoError(t, err)
+	require.Equal(t, mine, got, "priced in the order accepted")
 }

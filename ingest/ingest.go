@@ -9,11 +9,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -30,6 +32,11 @@ type Ingester struct {
 	temporal client.Client
 	logger   *slog.Logger
 	now      func() time.Time
+	// queues, once Start has run, hand accepted conversions to the
+	// background signallers, one queue each; a customer's conversions
+	// always go to the same one, so they are signalled in the order they
+	// were accepted.
+	queues []chan store.Conversion
 }
 
 // New returns an ingester.
@@ -248,13 +255,71 @@ func parseTimestamp(v string) (time.Time, error) {
 	return time.Parse(time.RFC3339Nano, v)
 }
 
-// signalTimeout bounds how long an accept waits for Temporal; past it the
+// signalTimeout bounds how long a signal waits for Temporal; past it the
 // sweeper signals.
 const signalTimeout = 2 * time.Second
 
-// Signal tells the conversion's workflow about it and records that it did.
-// On failure it logs and leaves the conversion to the sweeper.
+// Start makes Signal asynchronous: workers goroutines signal accepted
+// conversions, each from a queue of queueSize, until the returned stop is
+// called, which waits for the signals under way. A postback is then
+// answered once its conversion is durable, not after a round trip to
+// Temporal, and a burst of postbacks does not become a burst of concurrent
+// signal-with-starts. A conversion that does not fit in its queue, or is
+// still queued at stop, is durable and unsignalled: the Sweeper signals it.
+// Call Start before the ingester is used; without it Signal signals in the
+// caller.
+func (i *Ingester) Start(workers, queueSize int) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	i.queues = make([]chan store.Conversion, workers)
+	for n := range i.queues {
+		q := make(chan store.Conversion, queueSize)
+		i.queues[n] = q
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				case c := <-q:
+					i.signalNow(context.Background(), c)
+				}
+			}
+		})
+	}
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
+// Signal tells the conversion's workflow about it and records that it did,
+// in the background once Start has run. On failure it logs and leaves the
+// conversion to the sweeper.
 func (i *Ingester) Signal(ctx context.Context, c store.Conversion) {
+	if i.queues == nil {
+		i.signalNow(ctx, c)
+		return
+	}
+	select {
+	case i.queues[shard(c, len(i.queues))] <- c:
+	default:
+		i.logger.DebugContext(ctx, "signal queue full; the sweeper will signal", "conversion_id", c.ID)
+	}
+}
+
+// shard picks one of n signallers for a conversion: the same for all of a
+// customer's conversions.
+func shard(c store.Conversion, n int) int {
+	h := fnv.New32a()
+	if c.Anonymous() {
+		fmt.Fprint(h, c.ID)
+	} else {
+		h.Write([]byte(c.WorkflowID))
+	}
+	return int(h.Sum32() % uint32(n))
+}
+
+func (i *Ingester) signalNow(ctx context.Context, c store.Conversion) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), signalTimeout)
 	defer cancel()
 	if err := i.signal(ctx, c); err != nil {

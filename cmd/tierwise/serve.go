@@ -96,11 +96,13 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer conns.close()
+	apiServer := api.NewServer(api.Config{Pool: conns.pool, Temporal: conns.temporal, AdminKeys: adminKeys, Logger: conns.logger})
+	// Deferred before the HTTP server's shutdown, so stopped after it:
+	// requests finishing during the shutdown are still signalled.
+	defer apiServer.Start()()
 	srv := &http.Server{
-		Addr: env("LISTEN_ADDR", ":8080"),
-		Handler: api.NewServer(api.Config{
-			Pool: conns.pool, Temporal: conns.temporal, AdminKeys: adminKeys, Logger: conns.logger,
-		}).Handler(),
+		Addr:              env("LISTEN_ADDR", ":8080"),
+		Handler:           apiServer.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	errc := make(chan error, 1)
