@@ -26,8 +26,9 @@ import (
 //     at it (no payout runs are made);
 //   - the Customer Value rules are instant and judged per customer in the
 //     customer's processing order, which the checker replays;
-//   - the RevShare override's partner and offer are outside every tiered
-//     rule, so an override is never followed by a retroactive delta.
+//   - the RevShare override's offer is inside the monthly volume rule for
+//     all partners, so retroactive re-pricings reach overridden conversions
+//     and must leave their payout at the override's.
 type Network struct {
 	RunID       string
 	Advertisers []Advertiser
@@ -69,7 +70,7 @@ func (n *Network) OfferIDs() []int64 {
 // one, partner overridePartner has the RevShare override.
 const (
 	partnerCount    = 40
-	overridePartner = 30 // 1-based, outside every tiered rule
+	overridePartner = 30 // 1-based
 )
 
 func amount(s string) decimal.Decimal { return decimal.RequireFromString(s) }
@@ -409,7 +410,7 @@ func setupNetwork(ctx context.Context, api *apiClient, runID string, expectedHot
 		return nil, err
 	}
 	advertisers := []int64{n.Advertisers[0].ID, n.Advertisers[1].ID}
-	for _, r := range SeedValueRules(advertisers, partner(overridePartner), n.Offers[3].ID) {
+	for _, r := range SeedValueRules(advertisers, partner(overridePartner), n.Offers[2].ID) {
 		r.Name = fmt.Sprintf("Bench %s %s", runID, r.Name)
 		var out struct {
 			ID int64 `json:"id"`
