@@ -40,6 +40,7 @@ type customerValueRuleInput struct {
 	UpdatedAt *any  `json:"updated_at,omitempty"`
 	Status    *any  `json:"status,omitempty"`
 	Lifecycle *any  `json:"lifecycle,omitempty"`
+	Locked    *any  `json:"goals_locked,omitempty"`
 }
 
 // customerValueRuleView is a rule as the API shows it: with its status, its
@@ -47,11 +48,12 @@ type customerValueRuleInput struct {
 type customerValueRuleView struct {
 	store.CustomerValueRuleRecord
 	Lifecycle         string            `json:"lifecycle"`
+	GoalsLocked       bool              `json:"goals_locked"`
 	CreatedDataPoints []store.DataPoint `json:"created_data_points,omitempty"`
 }
 
 func ruleView(r store.CustomerValueRuleRecord, now time.Time) customerValueRuleView {
-	return customerValueRuleView{CustomerValueRuleRecord: r, Lifecycle: store.CustomerValueLifecycle(r.Rule, now)}
+	return customerValueRuleView{CustomerValueRuleRecord: r, Lifecycle: store.CustomerValueLifecycle(r.Rule, now), GoalsLocked: r.GoalsLocked(now)}
 }
 
 func decodeCustomerValueRule(r *http.Request) (store.CustomerValueRuleInput, error) {
@@ -147,13 +149,13 @@ func (s *Server) resumeCustomerValueRule(w http.ResponseWriter, r *http.Request)
 }
 
 func (s *Server) setCustomerValueStatus(w http.ResponseWriter, r *http.Request,
-	set func(ctx context.Context, id int64) (store.CustomerValueRuleRecord, error)) {
+	set func(ctx context.Context, id int64, now time.Time) (store.CustomerValueRuleRecord, error)) {
 	id, err := pathID(r, "id")
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	rule, err := set(r.Context(), id)
+	rule, err := set(r.Context(), id, time.Now())
 	if err != nil {
 		s.writeError(w, r, err)
 		return

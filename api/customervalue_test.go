@@ -14,15 +14,16 @@ import (
 
 // ruleView as a client reads it.
 type cvRule struct {
-	ID        int64      `json:"id"`
-	Name      string     `json:"name"`
-	Active    bool       `json:"active"`
-	Status    string     `json:"status"`
-	Lifecycle string     `json:"lifecycle"`
-	CreatedAt time.Time  `json:"created_at"`
-	StartsAt  time.Time  `json:"starts_at"`
-	EndsAt    *time.Time `json:"ends_at"`
-	Timeframe struct {
+	ID          int64      `json:"id"`
+	Name        string     `json:"name"`
+	Active      bool       `json:"active"`
+	Status      string     `json:"status"`
+	Lifecycle   string     `json:"lifecycle"`
+	GoalsLocked bool       `json:"goals_locked"`
+	CreatedAt   time.Time  `json:"created_at"`
+	StartsAt    time.Time  `json:"starts_at"`
+	EndsAt      *time.Time `json:"ends_at"`
+	Timeframe   struct {
 		Cycle string `json:"cycle"`
 	} `json:"timeframe"`
 	Conditions []struct {
@@ -304,14 +305,44 @@ func TestCustomerValueRuleReplace(t *testing.T) {
 		require.Equal(t, store.LifecycleScheduled, got.Lifecycle)
 	})
 
-	t.Run("PausedGoalsEditable", func(t *testing.T) {
+	t.Run("PausedAfterRunningGoalsStayLocked", func(t *testing.T) {
 		r := create(t, time.Now().Add(-24*time.Hour))
+		require.True(t, r.GoalsLocked)
+		paused := decode[cvRule](t, b.admin(t, http.StatusOK, "POST", path(r.ID)+"/pause", nil))
+		require.Equal(t, store.LifecyclePaused, paused.Lifecycle)
+		require.True(t, paused.GoalsLocked, "a rule that has run keeps its goals")
+		rule := traderRule(r.StartsAt)
+		rule["conditions"].([]map[string]any)[1]["value"] = "300"
+		rec := b.admin(t, http.StatusConflict, "PUT", path(r.ID), map[string]any{"rule": rule})
+		require.Contains(t, decode[errorBody](t, rec).Error.Message, "rule.conditions")
+		// Resumed, it is still the rule it was.
+		b.admin(t, http.StatusOK, "POST", path(r.ID)+"/resume", nil)
+		got := decode[cvRule](t, b.admin(t, http.StatusOK, "GET", path(r.ID), nil))
+		require.Equal(t, "200", got.Conditions[1].Value)
+		// The name and amounts still change while paused.
 		b.admin(t, http.StatusOK, "POST", path(r.ID)+"/pause", nil)
+		rule = traderRule(r.StartsAt)
+		rule["name"] = "Paused trader"
+		got = decode[cvRule](t, b.admin(t, http.StatusOK, "PUT", path(r.ID), map[string]any{"rule": rule}))
+		require.Equal(t, "Paused trader", got.Name)
+		require.Equal(t, store.CustomerValuePaused, got.Status, "active absent keeps the status")
+	})
+
+	t.Run("NeverRunGoalsEditable", func(t *testing.T) {
+		// Created paused with a start in the past: it never ran.
+		paused := traderRule(time.Now().Add(-24 * time.Hour))
+		paused["active"] = false
+		body := map[string]any{"rule": paused}
+		if b.count(t, "data_points") == 0 {
+			body["data_points"] = traderDataPoints()
+		}
+		r := decode[cvRule](t, b.admin(t, http.StatusCreated, "POST", "/customer-value-rules", body))
+		require.Equal(t, store.LifecyclePaused, r.Lifecycle)
+		require.False(t, r.GoalsLocked)
 		rule := traderRule(r.StartsAt)
 		rule["conditions"].([]map[string]any)[1]["value"] = "300"
 		got := decode[cvRule](t, b.admin(t, http.StatusOK, "PUT", path(r.ID), map[string]any{"rule": rule}))
 		require.Equal(t, "300", got.Conditions[1].Value)
-		require.Equal(t, store.CustomerValuePaused, got.Status, "active absent keeps the status")
 	})
 
 	t.Run("InvalidBeforeLocked", func(t *testing.T) {

@@ -119,7 +119,8 @@
 //     cycle with no duration and no end date, an override at end_of_cycle, a
 //     percent bonus without a base, revshare on a bonus or percent on an
 //     override, negative amounts, operands the operator does not use, ends
-//     before it starts. ValidateGoalsChange locks, while running, the
+//     before it starts. ValidateGoalsChange locks, once the rule has run
+//     (the store remembers it across pauses), the
 //     conditions, grouping, applies-on and event, starts_at, the timeframe
 //     and the outcome's frequency, trigger and kind (ErrLocked).
 package customervalue

@@ -15,7 +15,7 @@ var ErrInvalidRule = errors.New("invalid customer value rule")
 
 // ErrLocked is matched by errors.Is for every change ValidateGoalsChange
 // refuses, so the HTTP layer can turn it into a 409.
-var ErrLocked = errors.New("customer value rule setting locked while running")
+var ErrLocked = errors.New("customer value rule setting locked once the rule has run")
 
 // FieldError is one problem with one field of a rule. Field is the JSON path
 // of the field, such as "conditions[1].operator" or "outcome.payout.base".
@@ -359,20 +359,20 @@ func (r Rate) problems(path string, allowed []RateType) []error {
 }
 
 // ValidateGoalsChange reports the changes from old to new that are not
-// allowed while the rule is running (nil when none, or when running is
-// false): the goals and cycle settings lock once running, because progress
+// allowed once the rule has run (nil when none, or when locked is false):
+// the goals and cycle settings lock once running, paused or not, because progress
 // already counted and outcomes already given were computed under them. Each
 // problem is a *FieldError matching ErrLocked. Locked: conditions, grouping,
 // applies_on and event, starts_at, timeframe (cycle, anchor, duration_days),
 // and the outcome's frequency, trigger and kind. Name, status, scope,
 // ends_at and the amounts may change.
-func ValidateGoalsChange(old, new Rule, running bool) error {
-	if !running {
+func ValidateGoalsChange(old, new Rule, locked bool) error {
+	if !locked {
 		return nil
 	}
 	var errs []error
 	lock := func(field string) {
-		errs = append(errs, &FieldError{Field: field, Problem: "is locked while the rule is running", kind: ErrLocked})
+		errs = append(errs, &FieldError{Field: field, Problem: "is locked once the rule has run", kind: ErrLocked})
 	}
 	if old.AppliesOn != new.AppliesOn {
 		lock("applies_on")

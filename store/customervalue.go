@@ -36,6 +36,27 @@ type CustomerValueRuleRecord struct {
 	customervalue.Rule
 	Status    string    `json:"status"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// goalsLockedAt is when a change to the rule (a pause, a replacement)
+	// found it running; nil if none has.
+	goalsLockedAt *time.Time
+}
+
+// GoalsLocked reports whether the rule's goals and cycle settings are
+// locked at now: once a rule has run they stay as they were, paused or not
+// (DESIGN.md §7), because the progress its customers counted was counted
+// under them.
+func (r CustomerValueRuleRecord) GoalsLocked(now time.Time) bool {
+	return r.goalsLockedAt != nil || CustomerValueRunning(r.Rule, now)
+}
+
+// goalsLockTime is what a change at now records in goals_locked_at: now
+// when the rule it changes is running, else nothing (the column keeps an
+// earlier lock).
+func goalsLockTime(old CustomerValueRuleRecord, now time.Time) *time.Time {
+	if CustomerValueRunning(old.Rule, now) {
+		return &now
+	}
+	return nil
 }
 
 // CustomerValueLifecycle is the lifecycle of a rule at now: expired once its
@@ -53,9 +74,9 @@ func CustomerValueLifecycle(r customervalue.Rule, now time.Time) string {
 	return LifecycleRunning
 }
 
-// CustomerValueRunning reports whether a rule's goals and cycle settings are
-// locked at now: it is active and has started. An expired rule still counts:
-// late and backdated conversions land in its cycles under those settings.
+// CustomerValueRunning reports whether a rule runs at now, for the goals
+// lock: it is active and has started. An expired rule still counts: late
+// and backdated conversions land in its cycles under its settings.
 func CustomerValueRunning(r customervalue.Rule, now time.Time) bool {
 	return r.Active && (r.StartsAt.IsZero() || !r.StartsAt.After(now))
 }
@@ -93,7 +114,7 @@ func (f CustomerValueRuleFilter) Validate() error {
 	return p.Err()
 }
 
-const customerValueRuleColumns = `id, name, status, definition, created_at, updated_at`
+const customerValueRuleColumns = `id, name, status, definition, created_at, updated_at, goals_locked_at`
 
 // CreateCustomerValueRule creates the input's data points and the rule in
 // one transaction: the data points first, then the rule, validated against
@@ -132,9 +153,9 @@ func (s *Store) CreateCustomerValueRule(ctx context.Context, in CustomerValueRul
 
 // ReplaceCustomerValueRule replaces a rule's definition, creating the
 // input's data points in the same transaction; its id and creation time
-// (which order overrides) stay. While the rule is running (at now) its goals
-// and cycle settings are locked: changing them is a conflict that names
-// them (customervalue.ValidateGoalsChange). Pause a rule to change them.
+// (which order overrides) stay. Once the rule has run its goals and cycle
+// settings are locked (CustomerValueRuleRecord.GoalsLocked): changing them
+// is a conflict that names them (customervalue.ValidateGoalsChange).
 func (s *Store) ReplaceCustomerValueRule(ctx context.Context, id int64, in CustomerValueRuleInput, now time.Time) (CustomerValueRuleRecord, []DataPoint, error) {
 	var out CustomerValueRuleRecord
 	var created []DataPoint
@@ -151,12 +172,12 @@ func (s *Store) ReplaceCustomerValueRule(ctx context.Context, id int64, in Custo
 		if err := checkCustomerValueRule(ctx, tx, &rule, in.DataPoints); err != nil {
 			return err
 		}
-		if err := customervalue.ValidateGoalsChange(old.Rule, rule, CustomerValueRunning(old.Rule, now)); err != nil {
+		if err := customervalue.ValidateGoalsChange(old.Rule, rule, old.GoalsLocked(now)); err != nil {
 			var fields []string
 			for _, fe := range fieldErrors(err) {
 				fields = append(fields, "rule."+fe.Field)
 			}
-			return Conflict("customer value rule %d is running (since %s): %s cannot change while it runs, because the progress counted so far was counted under them; pause the rule to change them",
+			return Conflict("customer value rule %d has run (since %s): %s cannot change once it has, paused or not, because the progress its customers counted was counted under them; create a new rule for new goals",
 				id, old.StartsAt.UTC().Format(time.RFC3339), strings.Join(fields, ", "))
 		}
 		if created, err = insertDataPoints(ctx, tx, in.DataPoints); err != nil {
@@ -167,8 +188,8 @@ func (s *Store) ReplaceCustomerValueRule(ctx context.Context, id int64, in Custo
 			return err
 		}
 		out, err = scanCustomerValueRule(tx.QueryRow(ctx, `UPDATE customer_value_rules
-			SET name = $2, status = $3, definition = $4, updated_at = now()
-			WHERE id = $1 RETURNING `+customerValueRuleColumns, id, strings.TrimSpace(rule.Name), statusOf(rule.Active), def))
+			SET name = $2, status = $3, definition = $4, updated_at = now(), goals_locked_at = coalesce(goals_locked_at, $5)
+			WHERE id = $1 RETURNING `+customerValueRuleColumns, id, strings.TrimSpace(rule.Name), statusOf(rule.Active), def, goalsLockTime(old, now)))
 		if err != nil {
 			return fmt.Errorf("update customer value rule %d: %w", id, err)
 		}
@@ -181,19 +202,20 @@ func (s *Store) ReplaceCustomerValueRule(ctx context.Context, id int64, in Custo
 }
 
 // PauseCustomerValueRule pauses a rule: it neither counts conversions nor
-// pays until resumed. Pausing a paused rule changes nothing.
-func (s *Store) PauseCustomerValueRule(ctx context.Context, id int64) (CustomerValueRuleRecord, error) {
-	return s.setCustomerValueStatus(ctx, id, CustomerValuePaused)
+// pays until resumed. Pausing a paused rule changes nothing. A rule paused
+// while running keeps its goals locked.
+func (s *Store) PauseCustomerValueRule(ctx context.Context, id int64, now time.Time) (CustomerValueRuleRecord, error) {
+	return s.setCustomerValueStatus(ctx, id, CustomerValuePaused, now)
 }
 
 // ResumeCustomerValueRule makes a paused rule active again. Resuming an
 // active rule changes nothing. A rule whose conditions read an inactive data
 // point cannot be resumed (a conflict naming the data points).
-func (s *Store) ResumeCustomerValueRule(ctx context.Context, id int64) (CustomerValueRuleRecord, error) {
-	return s.setCustomerValueStatus(ctx, id, CustomerValueActive)
+func (s *Store) ResumeCustomerValueRule(ctx context.Context, id int64, now time.Time) (CustomerValueRuleRecord, error) {
+	return s.setCustomerValueStatus(ctx, id, CustomerValueActive, now)
 }
 
-func (s *Store) setCustomerValueStatus(ctx context.Context, id int64, status string) (CustomerValueRuleRecord, error) {
+func (s *Store) setCustomerValueStatus(ctx context.Context, id int64, status string, now time.Time) (CustomerValueRuleRecord, error) {
 	var out CustomerValueRuleRecord
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		old, err := lockCustomerValueRule(ctx, tx, id)
@@ -219,8 +241,9 @@ func (s *Store) setCustomerValueStatus(ctx context.Context, id int64, status str
 				return Conflict("customer value rule %d reads inactive data points %s: activate them before resuming the rule", id, strings.Join(inactive, ", "))
 			}
 		}
-		out, err = scanCustomerValueRule(tx.QueryRow(ctx, `UPDATE customer_value_rules SET status = $2, updated_at = now()
-			WHERE id = $1 RETURNING `+customerValueRuleColumns, id, status))
+		out, err = scanCustomerValueRule(tx.QueryRow(ctx, `UPDATE customer_value_rules
+			SET status = $2, updated_at = now(), goals_locked_at = coalesce(goals_locked_at, $3)
+			WHERE id = $1 RETURNING `+customerValueRuleColumns, id, status, goalsLockTime(old, now)))
 		if err != nil {
 			return fmt.Errorf("set status of customer value rule %d: %w", id, err)
 		}
@@ -448,7 +471,7 @@ func scanCustomerValueRule(row pgx.Row) (CustomerValueRuleRecord, error) {
 	var id int64
 	var name string
 	var created time.Time
-	if err := row.Scan(&id, &name, &r.Status, &def, &created, &r.UpdatedAt); err != nil {
+	if err := row.Scan(&id, &name, &r.Status, &def, &created, &r.UpdatedAt, &r.goalsLockedAt); err != nil {
 		return CustomerValueRuleRecord{}, err
 	}
 	if err := json.Unmarshal(def, &r.Rule); err != nil {

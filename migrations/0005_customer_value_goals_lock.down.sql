@@ -1,0 +1,1 @@
+ALTER TABLE customer_value_rules DROP COLUMN goals_locked_at;
