@@ -52,9 +52,11 @@ type Config struct {
 	// RawDuration is how long the raw signal-with-start rate is measured
 	// before the load; default 5s, negative to skip.
 	RawDuration time.Duration
-	// DrainTimeout bounds the wait, after the load, for every accepted
-	// conversion to be priced and every retroactive re-pricing to finish;
-	// default 2m.
+	// DrainTimeout is how long the wait after the load, for every accepted
+	// conversion to be priced and every retroactive re-pricing to finish,
+	// may go without progress (no conversion priced, no cycle signal
+	// delivered) before the run fails; default 2m. An overloaded run's
+	// backlog may take longer than that in all, as long as it moves.
 	DrainTimeout time.Duration
 
 	// APIURL targets a running stack; empty starts an embedded dev stack.
@@ -440,12 +442,15 @@ func connect(ctx context.Context, cfg Config) (*target, error) {
 // cycle signal delivered and every cycle workflow of the run's rules idle
 // (no workflow task, no activity pending: its retroactive re-pricing is
 // done). It reports false when that did not happen within timeout.
-func drain(ctx context.Context, d *db, tc client.Client, n *Network, timeout time.Duration) (bool, error) {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
+func drain(ctx context.Context, d *db, tc client.Client, n *Network, stall time.Duration) (bool, error) {
+	last, lastProgress := int64(-1), time.Now()
+	for time.Since(lastProgress) < stall {
 		unpriced, unsent, err := d.unfinished(ctx, n.TieredRules)
 		if err != nil {
 			return false, err
+		}
+		if left := unpriced + unsent; last < 0 || left < last {
+			last, lastProgress = left, time.Now()
 		}
 		if unpriced == 0 && unsent == 0 {
 			idle, err := cyclesIdle(ctx, d, tc, n)

@@ -71,6 +71,12 @@
 //     an amount brings that amount's tiered line back to 0. Custom mode: a
 //     band without a retro adjustment for an amount leaves that amount's
 //     tiered line as it is (Line.Keep). Disabled mode or no band: nothing.
+//   - A Customer Value override replaces layers 1–4 (DESIGN.md §13.7), so
+//     re-pricing keeps an amount an override has set (Priced.PayoutOverridden,
+//     RevenueOverridden: Line.Keep with the reason); the other amount is
+//     still re-priced. An override written after a re-pricing is computed
+//     against the conversion's lines then, retro lines included, so the two
+//     orders end at the same amounts.
 //   - Metrics are sums as given, never clamped, so a refund followed by the
 //     same amounts back restores them; BandAt of a negative metric holds
 //     no band with a min (nor one without: min-less bands start at 0). A

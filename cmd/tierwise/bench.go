@@ -65,7 +65,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlagSet("bench", benchUsage, stdout)
 	var cfg bench.Config
 	fs.DurationVar(&cfg.Duration, "duration", 60*time.Second, "how long the load runs")
-	fs.Float64Var(&cfg.Rate, "rate", 0, "target postbacks per second over all clients; 0 sends as fast as the API accepts")
+	fs.Float64Var(&cfg.Rate, "rate", 300, "target postbacks per second over all clients (the target load of BENCHMARKS.md); 0 sends as fast as the API accepts")
 	fs.IntVar(&cfg.Clients, "clients", 64, "concurrent HTTP clients (also the raw rate's concurrency)")
 	fs.IntVar(&cfg.Customers, "customers", 100_000, "distinct customers (user_id)")
 	fs.Float64Var(&cfg.ZipfS, "zipf-s", 1.1, "Zipf exponent of the customers' activity (> 1; larger: hotter customers)")
@@ -73,7 +73,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.Float64Var(&cfg.HotShare, "hot-share", 0.25, "share of postbacks for the hot partner × offer (0–1)")
 	fs.Float64Var(&cfg.DuplicateShare, "duplicate-share", 0.01, "share of postbacks sent again to check they are answered as duplicates; negative for none")
 	fs.DurationVar(&cfg.RawDuration, "raw-duration", 5*time.Second, "how long the raw signal-with-start rate is measured before the load; 0 or negative skips it")
-	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", 2*time.Minute, "how long to wait after the load for the backlog and the retroactive re-pricing to finish")
+	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", 2*time.Minute, "how long the wait after the load for the backlog and the retroactive re-pricing may go without progress before the run fails")
 	fs.StringVar(&cfg.APIURL, "api", "", "base URL of a running stack's API (default: start an embedded dev stack)")
 	fs.StringVar(&cfg.AdminKey, "admin-key", os.Getenv("TIERWISE_ADMIN_KEY"), "admin API key of the running stack (--api)")
 	fs.StringVar(&cfg.DatabaseURL, "database-url", os.Getenv("DATABASE_URL"), "PostgreSQL of the running stack (--api); the check reads it")
