@@ -187,9 +187,9 @@ func (l *load) send(ctx context.Context, g *generator, p sentPostback, resend bo
 }
 
 // generator makes one client's postbacks: customers from a Zipf
-// distribution, the hot partner × offer's share, base conversions and
-// events with sale amounts and data points, and now and then a postback
-// sent again.
+// distribution, each referred by one partner to one offer, the hot partner
+// × offer's share (customers of its own), base conversions and events with
+// sale amounts and data points, and now and then a postback sent again.
 type generator struct {
 	cfg    Config
 	net    *Network
@@ -221,12 +221,18 @@ func (g *generator) next() (sentPostback, bool) {
 	n := g.net
 	q := url.Values{}
 	hot := g.rng.Float64() < g.cfg.HotShare
+	customer := g.zipf.Uint64()
 	offer := n.Offers[0]
 	partner := n.HotPartner
+	user := fmt.Sprintf("%s-h%d", n.RunID, customer) // the hot partner × offer's customers
 	event := ""
 	if !hot {
-		offer = n.Offers[g.rng.IntN(len(n.Offers))]
-		partner = n.Partners[g.rng.IntN(len(n.Partners))]
+		// A customer was referred by one partner, to one offer: every
+		// postback of theirs names them.
+		h := customerHash(customer)
+		offer = n.Offers[h%uint64(len(n.Offers))]
+		partner = n.Partners[(h/uint64(len(n.Offers)))%uint64(len(n.Partners))]
+		user = fmt.Sprintf("%s-u%d", n.RunID, customer)
 		switch x := g.rng.Float64(); {
 		case x < 0.40:
 			event = "deposit"
@@ -238,7 +244,7 @@ func (g *generator) next() (sentPostback, bool) {
 	q.Set("token", offer.Token)
 	q.Set("offer_id", strconv.FormatInt(offer.ID, 10))
 	q.Set("partner_id", strconv.FormatInt(partner, 10))
-	q.Set("user_id", fmt.Sprintf("%s-u%d", n.RunID, g.zipf.Uint64()))
+	q.Set("user_id", user)
 	q.Set("order_id", fmt.Sprintf("%s-%d-%d", n.RunID, g.client, g.seq))
 	sale := g.money(10, 500)
 	q.Set("amount", sale)
@@ -257,6 +263,17 @@ func (g *generator) next() (sentPostback, bool) {
 		q.Set("revenue", g.money(5, 100))
 	}
 	return sentPostback{query: q.Encode(), hot: hot}, false
+}
+
+// customerHash spreads customer numbers over partners and offers (the
+// SplitMix64 finalizer), so the busiest customers are not all one
+// partner's.
+func customerHash(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 // money returns a random amount in [lo, hi) with cents.
