@@ -11,6 +11,8 @@ import (
 
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tierwise/tierwise/ingest"
 )
 
 func id(n int64) string { return strconv.FormatInt(n, 10) }
@@ -459,4 +461,45 @@ func TestPaidLinesNeverChange(t *testing.T) {
 	require.Equal(t, 1, next.LineCount)
 	b.mustDo(http.StatusCreated, http.MethodPost, "/payout-runs", map[string]any{"cutoff": today}, &next)
 	require.Equal(t, "0", next.Total, "nothing is paid twice")
+}
+
+// TestSignalQueueOverflowGoesToSweeper: a postback that finds its
+// signaller's queue full is still accepted, and the worker's sweeper signals
+// it: every conversion is priced exactly once. (Across an overflow a
+// customer's conversions may be priced out of order: the queued ones go
+// first.)
+func TestSignalQueueOverflowGoesToSweeper(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	adv := b.advertiser()
+	offer := b.offer(adv.ID, "public", cpaRPA("5.00", "8.00"),
+		event{Event: "deposit", Payout: rate{Type: "cpa", Amount: "1.00"}, Revenue: rate{Type: "rpa", Amount: "2.00"}, Repeatable: true})
+	partner := b.partner(nil)
+
+	// One signaller with room for one conversion: most overflow.
+	ing := ingest.New(b.store, b.temporal.Client(), b.logger)
+	stop := ing.Start(1, 1)
+	defer stop()
+	byUser := map[string][]int64{}
+	for i := range 30 {
+		user := fmt.Sprint("u", i%3)
+		res, err := ing.Accept(context.Background(), adv.Token, params("offer_id", id(offer), "partner_id", id(partner),
+			"user_id", user, "event", "deposit", "order_id", fmt.Sprint("o", i)))
+		require.NoError(t, err)
+		byUser[user] = append(byUser[user], res.ConversionID)
+	}
+	var unsignalled int
+	require.NoError(t, b.pool.QueryRow(context.Background(),
+		`SELECT count(*) FROM conversions WHERE signalled_at IS NULL`).Scan(&unsignalled))
+	require.Positive(t, unsignalled, "some conversions overflowed the queue")
+
+	for _, ids := range byUser {
+		for _, cid := range ids {
+			requireAmount(t, "1.00", b.waitPriced(cid).Payout)
+		}
+	}
+	time.Sleep(time.Second) // let any second signal arrive
+	var lines int
+	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT count(*) FROM ledger_lines`).Scan(&lines))
+	require.Equal(t, 2*30, lines, "each conversion priced exactly once")
 }
