@@ -472,8 +472,7 @@ func TestSignalQueueOverflowGoesToSweeper(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	adv := b.advertiser()
-	offer := b.offer(adv.ID, "public", cpaRPA("5.00", "8.00"),
-		event{Event: "deposit", Payout: rate{Type: "cpa", Amount: "1.00"}, Revenue: rate{Type: "rpa", Amount: "2.00"}, Repeatable: true})
+	offer := b.offer(adv.ID, "public", cpaRPA("5.00", "8.00"), deposits("1.00", "2.00"))
 	partner := b.partner(nil)
 
 	// One signaller with room for one conversion: most overflow.

@@ -51,7 +51,7 @@ func TestHighValueTraderEndToEnd(t *testing.T) {
 	adv := b.advertiser()
 	offer := b.offer(adv.ID, "public",
 		cpaRPA("50.00", "80.00"),
-		event{Event: "deposit", Payout: rate{Type: "cpa", Amount: "0"}, Revenue: rate{Type: "rpa", Amount: "0"}, Repeatable: true},
+		deposits("0", "0"),
 		event{Event: "trade", Payout: rate{Type: "cpa", Amount: "0"}, Revenue: rate{Type: "rpa", Amount: "0"}, Repeatable: true},
 	)
 	signup, trader := b.partner(nil), b.partner(nil)
@@ -151,8 +151,7 @@ func TestRevShareOverrideEndToEnd(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	adv := b.advertiser()
-	offer := b.offer(adv.ID, "public", cpaRPA("5.00", "8.00"),
-		event{Event: "deposit", Payout: rate{Type: "cpa", Amount: "1.00"}, Revenue: rate{Type: "rpa", Amount: "2.00"}, Repeatable: true})
+	offer := b.offer(adv.ID, "public", cpaRPA("5.00", "8.00"), deposits("1.00", "2.00"))
 	partner, other := b.partner(nil), b.partner(nil)
 	b.valueRule(map[string]any{
 		"name": "Partner 30-Day RevShare", "applies_on": "all", "starts_at": "2020-01-01T00:00:00Z",

@@ -276,3 +276,10 @@ func params(kv ...string) url.Values {
 func cpaRPA(payout, revenue string) event {
 	return event{Payout: rate{Type: "cpa", Amount: payout}, Revenue: rate{Type: "rpa", Amount: revenue}}
 }
+
+// deposits is a repeatable deposit event paying a CPA and earning an RPA.
+func deposits(payout, revenue string) event {
+	e := cpaRPA(payout, revenue)
+	e.Event, e.Repeatable = "deposit", true
+	return e
+}

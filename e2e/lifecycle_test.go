@@ -173,8 +173,7 @@ func TestCustomerPostbacksPricedInOrder(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	adv := b.advertiser()
-	offer := b.offer(adv.ID, "public", cpaRPA("1.00", "2.00"),
-		event{Event: "deposit", Payout: rate{Type: "cpa", Amount: "1.00"}, Revenue: rate{Type: "rpa", Amount: "2.00"}, Repeatable: true})
+	offer := b.offer(adv.ID, "public", cpaRPA("1.00", "2.00"), deposits("1.00", "2.00"))
 	partner := b.partner(nil)
 	var mine []int64
 	for i := range 40 {
