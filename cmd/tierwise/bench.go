@@ -91,13 +91,13 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	cfg.Namespace = env("TEMPORAL_NAMESPACE", "default")
 	cfg.Out, cfg.Terminal = stdout, bench.IsTerminal(stdout)
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		cfg.CPUProfile = f
+	profile, err := createProfile(*cpuProfile)
+	if err != nil {
+		return err
+	}
+	if profile != nil {
+		defer profile.Close()
+		cfg.CPUProfile = profile
 	}
 	res, err := bench.Run(ctx, cfg)
 	if err != nil {
@@ -121,13 +121,13 @@ func runBenchRetro(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	cfg.Out = stdout
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		cfg.CPUProfile = f
+	profile, err := createProfile(*cpuProfile)
+	if err != nil {
+		return err
+	}
+	if profile != nil {
+		defer profile.Close()
+		cfg.CPUProfile = profile
 	}
 	res, err := bench.Retro(ctx, cfg)
 	if err != nil {
@@ -137,4 +137,16 @@ func runBenchRetro(ctx context.Context, args []string, stdout io.Writer) error {
 		return errors.New("check failed: " + res.Line())
 	}
 	return nil
+}
+
+// createProfile creates the --cpuprofile file; nil when no path is given.
+func createProfile(path string) (*os.File, error) {
+	if path == "" {
+		return nil, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return f, nil
 }
