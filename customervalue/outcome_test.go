@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tierwise/tierwise/customervalue"
@@ -388,4 +389,22 @@ func TestOverridePriority(t *testing.T) {
 			require.Equal(t, tt.wantSuperseded, superseded)
 		})
 	}
+}
+
+func TestOverrideTargets(t *testing.T) {
+	t.Parallel()
+	r := customervalue.Rule{Outcome: customervalue.RuleOutcome{Kind: customervalue.KindOverride,
+		Payout:            customervalue.Rate{Type: customervalue.RateRevShare, Percent: decimal.NewFromInt(10)},
+		RevenueAdjustment: &customervalue.Rate{Type: customervalue.RatePercent, Base: customervalue.BaseRevenue, Percent: decimal.NewFromInt(50)}}}
+	payout, rev := customervalue.OverrideTargets(r, "usd", decimal.RequireFromString("100.05"), decimal.RequireFromString("8"))
+	require.Equal(t, "10.01", payout.Amount.StringFixed(2), "10% of the 100.05 sale, rounded half away from zero")
+	require.Contains(t, payout.Formula, "sale amount")
+	require.NotNil(t, rev)
+	require.Equal(t, "4.00", rev.Amount.StringFixed(2))
+
+	r.Outcome.RevenueAdjustment = nil
+	r.Outcome.Payout = customervalue.Rate{Type: customervalue.RateFixed, Amount: decimal.NewFromInt(7)}
+	payout, rev = customervalue.OverrideTargets(r, "USD", decimal.Zero, decimal.Zero)
+	require.Equal(t, "7", payout.Amount.String(), "a fixed override does not follow the amounts")
+	require.Nil(t, rev)
 }

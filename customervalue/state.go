@@ -563,3 +563,19 @@ func positivePtr(d decimal.Decimal) *decimal.Decimal {
 	}
 	return canonicalPtr(d)
 }
+
+// OverrideTargets computes what an override rule sets a conversion's payout
+// (and, with a revenue adjustment, its revenue) to, on the conversion's own
+// sale amount and layer 1–3 revenue: as when it fired, and again after a
+// partial refund, on the amounts net of it. revenue is nil when the rule
+// leaves the revenue alone.
+func OverrideTargets(r Rule, currency string, sale, revenue decimal.Decimal) (payout Calculation, rev *Calculation) {
+	b := bases{scope: ScopeConversion, sale: sale, revenue: revenue, n: 1}
+	currency = strings.ToUpper(currency)
+	payout = calculate(r.Outcome.Payout, currency, b)
+	if ra := r.Outcome.RevenueAdjustment; ra != nil {
+		rc := calculate(*ra, currency, b)
+		rev = &rc
+	}
+	return payout, rev
+}

@@ -187,3 +187,45 @@ func TestRevShareOverrideEndToEnd(t *testing.T) {
 	require.Equal(t, "5", payout(otherPartner), "other partners keep the offer default")
 	require.Equal(t, "15", b.payoutLines(base)["override"], "the override line replaces the $5 default")
 }
+
+// TestRefundRetargetsOverride: a partial refund of an overridden conversion
+// brings its payout to the override's rate on the amounts net of the refund
+// (10% of what is left of the sale), not to the override plus the refund's
+// layer 1–3 delta.
+func TestRefundRetargetsOverride(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	adv := b.advertiser()
+	offer := b.offer(adv.ID, "public", event{
+		Payout:  rate{Type: "cpa_cps", Amount: "1.00", Percent: "5"},
+		Revenue: rate{Type: "rpa", Amount: "8.00"},
+	})
+	partner := b.partner(nil)
+	b.valueRule(map[string]any{
+		"name": "RevShare", "applies_on": "all", "starts_at": "2020-01-01T00:00:00Z",
+		"partner_ids": []int64{partner}, "offer_ids": []int64{offer},
+		"timeframe": map[string]any{"cycle": "continuous", "anchor": "first_conversion", "duration_days": 30},
+		"grouping":  "all",
+		"outcome": map[string]any{"frequency": "every_conversion", "trigger": "instant", "kind": "override",
+			"payout": map[string]any{"type": "revshare", "percent": "10"}},
+	})
+	cid := b.send(map[string]string{"token": adv.Token, "offer_id": id(offer), "partner_id": id(partner), "user_id": "c1", "amount": "200"})
+	payout := func() string {
+		c, err := b.store.Conversion(context.Background(), cid)
+		require.NoError(t, err)
+		return c.Payout.String()
+	}
+	require.Eventually(t, func() bool { return payout() == "20" }, 20*time.Second, 50*time.Millisecond, "10% of the 200 sale replaces 1.00 + 5%")
+
+	b.mustDo(http.StatusCreated, http.MethodPost, "/refunds", map[string]any{"conversion_id": cid, "sale_amount": "50"}, nil)
+	require.Equal(t, "15", payout(), "10% of the 150 left, not 20 − 2.50")
+	lines := b.payoutLines(cid)
+	require.Equal(t, "-2.5", lines["refund"], "the layer 1–3 refund line is still written")
+	require.Equal(t, "6.5", lines["override"], "11.00 priced and 9.00 override; after the -2.50 refund line, -2.50 more to the new target")
+
+	b.mustDo(http.StatusCreated, http.MethodPost, "/refunds", map[string]any{"conversion_id": cid, "sale_amount": "150"}, nil)
+	require.Equal(t, "0", payout(), "nothing left of the sale")
+	var revenue string
+	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT revenue::text FROM conversions WHERE id = $1`, cid).Scan(&revenue))
+	require.Equal(t, "8", revenue, "the override leaves the revenue alone")
+}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
+
+	"github.com/tierwise/tierwise/customervalue"
 )
 
 // Ledger reasons of Customer Value outcomes.
@@ -50,12 +52,8 @@ func (s *Store) RecordCustomer(ctx context.Context, advertiserID int64, userID s
 			if err != nil {
 				return err
 			}
-			for _, l := range lines {
-				if _, err := tx.Exec(ctx, `INSERT INTO ledger_lines (conversion_id, partner_id, kind, amount, reason, layer, note, key, rule_id)
-					VALUES ($1, $2, $3, $4, $5, 'customer_value', $6, $7, $8) ON CONFLICT (conversion_id, kind, key) DO NOTHING`,
-					c.ID, c.PartnerID, l.Kind, l.Amount, l.Reason, l.Note, l.Key, o.RuleID); err != nil {
-					return fmt.Errorf("append %s line %q: %w", l.Kind, l.Key, err)
-				}
+			if err := appendValueLines(ctx, tx, c, o.RuleID, lines); err != nil {
+				return err
 			}
 			if _, err := updateTotals(ctx, tx, c.ID); err != nil {
 				return err
@@ -72,6 +70,60 @@ func (s *Store) RecordCustomer(ctx context.Context, advertiserID int64, userID s
 		return fmt.Errorf("record customer %d/%s: %w", advertiserID, userID, err)
 	}
 	return nil
+}
+
+// appendValueLines appends a Customer Value rule's lines to a conversion,
+// keyed, so appending them again writes nothing.
+func appendValueLines(ctx context.Context, tx pgx.Tx, c Conversion, ruleID int64, lines []NewLine) error {
+	for _, l := range lines {
+		if _, err := tx.Exec(ctx, `INSERT INTO ledger_lines (conversion_id, partner_id, kind, amount, reason, layer, note, key, rule_id)
+			VALUES ($1, $2, $3, $4, $5, 'customer_value', $6, $7, $8) ON CONFLICT (conversion_id, kind, key) DO NOTHING`,
+			c.ID, c.PartnerID, l.Kind, l.Amount, l.Reason, l.Note, l.Key, ruleID); err != nil {
+			return fmt.Errorf("append %s line %q: %w", l.Kind, l.Key, err)
+		}
+	}
+	return nil
+}
+
+// retargetOverride brings an overridden conversion's payout (and its
+// revenue, when the override sets it) to the override rule's targets on
+// the conversion's sale amount and layer 1–3 revenue net of its refunds,
+// with lines keyed by the refund. An override replaces layers 1–4, so a
+// refund's layer 1–4 deltas do not add to it; a percent override follows
+// the refunded amounts, a fixed one stays. The rule is read as it is now.
+func retargetOverride(ctx context.Context, tx pgx.Tx, c Conversion, sale, revenue decimal.Decimal, key, refundNote string) error {
+	var ruleID int64
+	err := tx.QueryRow(ctx, `SELECT rule_id FROM ledger_lines
+		WHERE conversion_id = $1 AND reason = 'override' AND kind = 'payout' ORDER BY id LIMIT 1`, c.ID).Scan(&ruleID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("find the override of conversion %d: %w", c.ID, err)
+	}
+	rule, err := scanCustomerValueRule(tx.QueryRow(ctx, `SELECT `+customerValueRuleColumns+` FROM customer_value_rules WHERE id = $1`, ruleID))
+	if err != nil {
+		return fmt.Errorf("read override rule %d: %w", ruleID, err)
+	}
+	payout, rev := customervalue.OverrideTargets(rule.Rule, c.Currency, sale, revenue)
+	var curPayout, curRevenue decimal.Decimal
+	if err := tx.QueryRow(ctx, `SELECT
+			coalesce(sum(amount) FILTER (WHERE kind = 'payout'), 0),
+			coalesce(sum(amount) FILTER (WHERE kind = 'revenue'), 0)
+		FROM ledger_lines WHERE conversion_id = $1 AND reason <> 'bonus'`, c.ID).Scan(&curPayout, &curRevenue); err != nil {
+		return fmt.Errorf("sum layer 1-5 lines: %w", err)
+	}
+	note := fmt.Sprintf("override of Customer Value rule %d %q after %s: %s", ruleID, rule.Name, refundNote, payout.Formula)
+	var lines []NewLine
+	if d := payout.Amount.Sub(curPayout); !d.IsZero() {
+		lines = append(lines, NewLine{Kind: KindPayout, Amount: d, Reason: ReasonOverride, Note: note, Key: key + ":override"})
+	}
+	if rev != nil {
+		if d := rev.Amount.Sub(curRevenue); !d.IsZero() {
+			lines = append(lines, NewLine{Kind: KindRevenue, Amount: d, Reason: ReasonOverride, Note: note, Key: key + ":override"})
+		}
+	}
+	return appendValueLines(ctx, tx, c, ruleID, lines)
 }
 
 func outcomeLines(ctx context.Context, tx pgx.Tx, c Conversion, o ValueOutcome) ([]NewLine, error) {

@@ -112,6 +112,9 @@ func (s *Store) RefundConversion(ctx context.Context, id int64, in RefundInput, 
 		if err := appendLines(ctx, tx, c, lines); err != nil {
 			return err
 		}
+		if err := retargetOverride(ctx, tx, c, c.SaleAmount.Sub(sale), rev, key, fmt.Sprintf("refund %d", r.ID)); err != nil {
+			return err
+		}
 		if err := recount(ctx, tx, c, in.SaleAmount.Neg(), rev.Sub(curRevenue), payout.Sub(curPayout)); err != nil {
 			return err
 		}
