@@ -10,9 +10,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tierwise/tierwise/activities"
+	"github.com/tierwise/tierwise/customervalue"
 	"github.com/tierwise/tierwise/internal/pgtest"
 	"github.com/tierwise/tierwise/pricing"
 	"github.com/tierwise/tierwise/store"
+	"github.com/tierwise/tierwise/workflows"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -73,4 +75,67 @@ func TestPriceConversionIsIdempotent(t *testing.T) {
 
 	_, err = a.PriceConversion(ctx, 999999)
 	require.ErrorContains(t, err, "not found")
+}
+
+// TestOverrideRecordedAfterARefund: when a partial refund lands between
+// the pricing and the customer workflow's recording of an override, the
+// override is still brought to its rate on the net amounts.
+func TestOverrideRecordedAfterARefund(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := store.New(pgtest.Pool(t))
+	adv, _, err := st.CreateAdvertiser(ctx, store.AdvertiserInput{Name: "Broker"})
+	require.NoError(t, err)
+	offer, err := st.CreateOffer(ctx, store.OfferInput{
+		AdvertiserID: adv.ID, Name: "Offer", Currency: "USD", DestinationURL: "https://example.com/",
+		Events: []store.OfferEvent{{
+			Payout:  pricing.PayoutRate{Type: pricing.PayoutCPA, Amount: decimal.NewFromInt(5)},
+			Revenue: pricing.RevenueRate{Type: pricing.RevenueRPA, Amount: decimal.NewFromInt(8)},
+		}},
+	})
+	require.NoError(t, err)
+	partner, err := st.CreatePartner(ctx, store.PartnerInput{Name: "Partner"})
+	require.NoError(t, err)
+	_, _, err = st.CreateCustomerValueRule(ctx, store.CustomerValueRuleInput{Rule: customervalue.Rule{
+		Name: "RevShare", AppliesOn: customervalue.AppliesOnAll, StartsAt: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC),
+		PartnerIDs: []int64{partner.ID}, OfferIDs: []int64{offer.ID},
+		Timeframe: customervalue.Timeframe{Cycle: customervalue.CycleContinuous, Anchor: customervalue.AnchorFirstConversion, DurationDays: 30},
+		Grouping:  customervalue.GroupAll,
+		Outcome: customervalue.RuleOutcome{Frequency: customervalue.EveryConversion, Trigger: customervalue.TriggerInstant,
+			Kind: customervalue.KindOverride, Payout: customervalue.Rate{Type: customervalue.RateRevShare, Percent: decimal.NewFromInt(10)}},
+	}})
+	require.NoError(t, err)
+	c, _, err := st.InsertConversion(ctx, store.NewConversion{
+		AdvertiserID: adv.ID, OfferID: offer.ID, PartnerID: partner.ID, UserID: "u1", DedupeKey: "k1",
+		Currency: "USD", SaleAmount: decimal.NewFromInt(200), Status: store.StatusApproved,
+		OccurredAt: time.Now(), WorkflowID: "customer/1/u1",
+	})
+	require.NoError(t, err)
+
+	a := activities.New(st, nil, nil)
+	res, err := a.PriceConversion(ctx, c.ID)
+	require.NoError(t, err)
+	require.NotNil(t, res.Conversion)
+	var state customervalue.State
+	outcomes := state.Apply(res.Rules, *res.Conversion, time.UTC)
+	require.Len(t, outcomes, 1)
+	require.Equal(t, "20", outcomes[0].Payout.String(), "10% of the 200 sale, as priced")
+
+	// The refund comes first: there is no override yet to re-target.
+	_, _, err = st.RefundConversion(ctx, c.ID, store.RefundInput{SaleAmount: decimal.NewFromInt(50)},
+		func(store.Conversion, decimal.Decimal, decimal.Decimal) (decimal.Decimal, decimal.Decimal, error) {
+			return decimal.NewFromInt(5), decimal.NewFromInt(8), nil // CPA and RPA do not follow the sale
+		})
+	require.NoError(t, err)
+	record := workflows.CustomerRecord{Outcomes: outcomes, State: workflows.NewCustomerState(adv.ID, "u1")}
+	require.NoError(t, a.RecordCustomer(ctx, record))
+	got, err := st.Conversion(ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, "15", got.Payout.String(), "10% of the 150 left")
+
+	// Recorded again (a retry), nothing changes.
+	require.NoError(t, a.RecordCustomer(ctx, record))
+	got, err = st.Conversion(ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, "15", got.Payout.String())
 }

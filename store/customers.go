@@ -55,6 +55,13 @@ func (s *Store) RecordCustomer(ctx context.Context, advertiserID int64, userID s
 			if err := appendValueLines(ctx, tx, c, o.RuleID, lines); err != nil {
 				return err
 			}
+			if o.Override {
+				// The override was computed on the amounts at pricing; a
+				// refund since then re-targets it.
+				if err := retargetAfterRefunds(ctx, tx, c); err != nil {
+					return err
+				}
+			}
 			if _, err := updateTotals(ctx, tx, c.ID); err != nil {
 				return err
 			}
@@ -124,6 +131,26 @@ func retargetOverride(ctx context.Context, tx pgx.Tx, c Conversion, sale, revenu
 		}
 	}
 	return appendValueLines(ctx, tx, c, ruleID, lines)
+}
+
+// retargetAfterRefunds re-targets a conversion's override on its amounts
+// net of the refunds it has had, under the latest refund's key (the one
+// that refund would have used had the override been written before it).
+func retargetAfterRefunds(ctx context.Context, tx pgx.Tx, c Conversion) error {
+	var refunded, revenue decimal.Decimal
+	var last int64
+	if err := tx.QueryRow(ctx, `SELECT coalesce(sum(sale_amount), 0), coalesce(max(id), 0) FROM refunds WHERE conversion_id = $1`,
+		c.ID).Scan(&refunded, &last); err != nil {
+		return fmt.Errorf("sum refunds: %w", err)
+	}
+	if last == 0 {
+		return nil
+	}
+	if err := tx.QueryRow(ctx, `SELECT coalesce(sum(amount), 0) FROM ledger_lines
+		WHERE conversion_id = $1 AND kind = 'revenue' AND reason IN ('price', 'refund')`, c.ID).Scan(&revenue); err != nil {
+		return fmt.Errorf("sum layer 1-3 revenue: %w", err)
+	}
+	return retargetOverride(ctx, tx, c, c.SaleAmount.Sub(refunded), revenue, fmt.Sprintf("refund:%d", last), fmt.Sprintf("refund %d", last))
 }
 
 func outcomeLines(ctx context.Context, tx pgx.Tx, c Conversion, o ValueOutcome) ([]NewLine, error) {
