@@ -265,13 +265,10 @@ func newOutcome(r *Rule, cs *CycleState, conversionID, partnerID int64, currency
 		Currency:     currency,
 		Key:          outcomeKey(r, cs.Group, cs.CycleID, conversionID),
 	}
-	payout := calculate(r.Outcome.Payout, currency, b)
+	payout, revenue := outcomeAmounts(r, currency, b)
 	o.Payout = payout.Amount
-	var revenue *Calculation
-	if ra := r.Outcome.RevenueAdjustment; ra != nil {
-		rc := calculate(*ra, currency, b)
-		revenue = &rc
-		o.Revenue = canonicalPtr(rc.Amount)
+	if revenue != nil {
+		o.Revenue = canonicalPtr(revenue.Amount)
 	}
 	o.Explanation = Explanation{
 		RuleID:      r.ID,
@@ -570,12 +567,16 @@ func positivePtr(d decimal.Decimal) *decimal.Decimal {
 // partial refund, on the amounts net of it. revenue is nil when the rule
 // leaves the revenue alone.
 func OverrideTargets(r Rule, currency string, sale, revenue decimal.Decimal) (payout Calculation, rev *Calculation) {
-	b := bases{scope: ScopeConversion, sale: sale, revenue: revenue, n: 1}
-	currency = strings.ToUpper(currency)
+	return outcomeAmounts(&r, strings.ToUpper(currency), bases{scope: ScopeConversion, sale: sale, revenue: revenue, n: 1})
+}
+
+// outcomeAmounts calculates a rule's outcome payout, and its revenue
+// adjustment when it has one, on the bases b.
+func outcomeAmounts(r *Rule, currency string, b bases) (payout Calculation, revenue *Calculation) {
 	payout = calculate(r.Outcome.Payout, currency, b)
 	if ra := r.Outcome.RevenueAdjustment; ra != nil {
 		rc := calculate(*ra, currency, b)
-		rev = &rc
+		revenue = &rc
 	}
-	return payout, rev
+	return payout, revenue
 }
