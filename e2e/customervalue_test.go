@@ -26,7 +26,22 @@ func (b *testBundle) valueRule(rule map[string]any, dataPoints ...map[string]any
 	return out.ID
 }
 
-// lineReasons returns the reasons and amounts of a conversion's payout lines.
+// revShareOverride creates a rule overriding the partner's payout on the
+// offer with 10% of the sale amount, for 30 days from the customer's first
+// conversion.
+func (b *testBundle) revShareOverride(name string, partner, offer int64) int64 {
+	b.t.Helper()
+	return b.valueRule(map[string]any{
+		"name": name, "applies_on": "all", "starts_at": "2020-01-01T00:00:00Z",
+		"partner_ids": []int64{partner}, "offer_ids": []int64{offer},
+		"timeframe": map[string]any{"cycle": "continuous", "anchor": "first_conversion", "duration_days": 30},
+		"grouping":  "all",
+		"outcome": map[string]any{"frequency": "every_conversion", "trigger": "instant", "kind": "override",
+			"payout": map[string]any{"type": "revshare", "percent": "10"}},
+	})
+}
+
+// payoutLines returns the sum of a conversion's payout lines per reason.
 func (b *testBundle) payoutLines(id int64) map[string]string {
 	b.t.Helper()
 	rows, err := b.pool.Query(context.Background(), `SELECT reason, sum(amount)::text FROM ledger_lines
@@ -153,14 +168,7 @@ func TestRevShareOverrideEndToEnd(t *testing.T) {
 	adv := b.advertiser()
 	offer := b.offer(adv.ID, "public", cpaRPA("5.00", "8.00"), deposits("1.00", "2.00"))
 	partner, other := b.partner(nil), b.partner(nil)
-	b.valueRule(map[string]any{
-		"name": "Partner 30-Day RevShare", "applies_on": "all", "starts_at": "2020-01-01T00:00:00Z",
-		"partner_ids": []int64{partner}, "offer_ids": []int64{offer},
-		"timeframe": map[string]any{"cycle": "continuous", "anchor": "first_conversion", "duration_days": 30},
-		"grouping":  "all",
-		"outcome": map[string]any{"frequency": "every_conversion", "trigger": "instant", "kind": "override",
-			"payout": map[string]any{"type": "revshare", "percent": "10"}},
-	})
+	b.revShareOverride("Partner 30-Day RevShare", partner, offer)
 	first := time.Now().UTC().Add(-40 * 24 * time.Hour).Truncate(time.Second)
 	send := func(p int64, user, order string, at time.Time) int64 {
 		m := map[string]string{"token": adv.Token, "offer_id": id(offer), "partner_id": id(p), "user_id": user,
@@ -201,14 +209,7 @@ func TestRefundRetargetsOverride(t *testing.T) {
 		Revenue: rate{Type: "rpa", Amount: "8.00"},
 	})
 	partner := b.partner(nil)
-	b.valueRule(map[string]any{
-		"name": "RevShare", "applies_on": "all", "starts_at": "2020-01-01T00:00:00Z",
-		"partner_ids": []int64{partner}, "offer_ids": []int64{offer},
-		"timeframe": map[string]any{"cycle": "continuous", "anchor": "first_conversion", "duration_days": 30},
-		"grouping":  "all",
-		"outcome": map[string]any{"frequency": "every_conversion", "trigger": "instant", "kind": "override",
-			"payout": map[string]any{"type": "revshare", "percent": "10"}},
-	})
+	b.revShareOverride("RevShare", partner, offer)
 	cid := b.send(map[string]string{"token": adv.Token, "offer_id": id(offer), "partner_id": id(partner), "user_id": "c1", "amount": "200"})
 	payout := func() string {
 		c, err := b.store.Conversion(context.Background(), cid)

@@ -467,14 +467,7 @@ func TestRetroactiveKeepsOverride(t *testing.T) {
 			"payout":  map[string]any{"action": "set", "rate": "fixed", "value": "20"},
 			"revenue": map[string]any{"action": "increase", "by": "flat", "value": "1"}}},
 	})
-	b.valueRule(map[string]any{
-		"name": "RevShare", "applies_on": "all", "starts_at": "2020-01-01T00:00:00Z",
-		"partner_ids": []int64{partner}, "offer_ids": []int64{offer},
-		"timeframe": map[string]any{"cycle": "continuous", "anchor": "first_conversion", "duration_days": 30},
-		"grouping":  "all",
-		"outcome": map[string]any{"frequency": "every_conversion", "trigger": "instant", "kind": "override",
-			"payout": map[string]any{"type": "revshare", "percent": "10"}},
-	})
+	b.revShareOverride("RevShare", partner, offer)
 	send := func(user, amount string) int64 {
 		return b.send(map[string]string{"token": adv.Token, "offer_id": id(offer), "partner_id": id(partner), "user_id": user, "amount": amount})
 	}
