@@ -19,24 +19,31 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
+// network creates an advertiser, a USD offer whose base conversion pays
+// payout and earns revenue, and a partner.
+func network(t *testing.T, st *store.Store, payout pricing.PayoutRate, revenue pricing.RevenueRate) (store.Advertiser, store.Offer, store.Partner) {
+	t.Helper()
+	ctx := context.Background()
+	adv, _, err := st.CreateAdvertiser(ctx, store.AdvertiserInput{Name: "Broker"})
+	require.NoError(t, err)
+	offer, err := st.CreateOffer(ctx, store.OfferInput{
+		AdvertiserID: adv.ID, Name: "Offer", Currency: "USD", DestinationURL: "https://example.com/",
+		Events: []store.OfferEvent{{Payout: payout, Revenue: revenue}},
+	})
+	require.NoError(t, err)
+	partner, err := st.CreatePartner(ctx, store.PartnerInput{Name: "Partner"})
+	require.NoError(t, err)
+	return adv, offer, partner
+}
+
 // TestPriceConversionIsIdempotent: retries and duplicate deliveries of the
 // pricing activity, even at the same moment, write one set of lines.
 func TestPriceConversionIsIdempotent(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	st := store.New(pgtest.Pool(t))
-	adv, _, err := st.CreateAdvertiser(ctx, store.AdvertiserInput{Name: "Broker"})
-	require.NoError(t, err)
-	offer, err := st.CreateOffer(ctx, store.OfferInput{
-		AdvertiserID: adv.ID, Name: "Offer", Currency: "USD", DestinationURL: "https://example.com/",
-		Events: []store.OfferEvent{{
-			Payout:  pricing.PayoutRate{Type: pricing.PayoutCPS, Percent: decimal.NewFromInt(10)},
-			Revenue: pricing.RevenueRate{Type: pricing.RevenueRPA, Amount: decimal.NewFromInt(3)},
-		}},
-	})
-	require.NoError(t, err)
-	partner, err := st.CreatePartner(ctx, store.PartnerInput{Name: "Partner"})
-	require.NoError(t, err)
+	adv, offer, partner := network(t, st, pricing.PayoutRate{Type: pricing.PayoutCPS, Percent: decimal.NewFromInt(10)},
+		pricing.RevenueRate{Type: pricing.RevenueRPA, Amount: decimal.NewFromInt(3)})
 	c, dup, err := st.InsertConversion(ctx, store.NewConversion{
 		AdvertiserID: adv.ID, OfferID: offer.ID, PartnerID: partner.ID, UserID: "u1", DedupeKey: "k1",
 		Currency: "USD", SaleAmount: decimal.RequireFromString("25.05"), Status: store.StatusApproved,
@@ -84,19 +91,9 @@ func TestOverrideRecordedAfterARefund(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	st := store.New(pgtest.Pool(t))
-	adv, _, err := st.CreateAdvertiser(ctx, store.AdvertiserInput{Name: "Broker"})
-	require.NoError(t, err)
-	offer, err := st.CreateOffer(ctx, store.OfferInput{
-		AdvertiserID: adv.ID, Name: "Offer", Currency: "USD", DestinationURL: "https://example.com/",
-		Events: []store.OfferEvent{{
-			Payout:  pricing.PayoutRate{Type: pricing.PayoutCPA, Amount: decimal.NewFromInt(5)},
-			Revenue: pricing.RevenueRate{Type: pricing.RevenueRPA, Amount: decimal.NewFromInt(8)},
-		}},
-	})
-	require.NoError(t, err)
-	partner, err := st.CreatePartner(ctx, store.PartnerInput{Name: "Partner"})
-	require.NoError(t, err)
-	_, _, err = st.CreateCustomerValueRule(ctx, store.CustomerValueRuleInput{Rule: customervalue.Rule{
+	adv, offer, partner := network(t, st, pricing.PayoutRate{Type: pricing.PayoutCPA, Amount: decimal.NewFromInt(5)},
+		pricing.RevenueRate{Type: pricing.RevenueRPA, Amount: decimal.NewFromInt(8)})
+	_, _, err := st.CreateCustomerValueRule(ctx, store.CustomerValueRuleInput{Rule: customervalue.Rule{
 		Name: "RevShare", AppliesOn: customervalue.AppliesOnAll, StartsAt: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC),
 		PartnerIDs: []int64{partner.ID}, OfferIDs: []int64{offer.ID},
 		Timeframe: customervalue.Timeframe{Cycle: customervalue.CycleContinuous, Anchor: customervalue.AnchorFirstConversion, DurationDays: 30},
