@@ -91,14 +91,12 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	cfg.Namespace = env("TEMPORAL_NAMESPACE", "default")
 	cfg.Out, cfg.Terminal = stdout, bench.IsTerminal(stdout)
-	profile, err := createProfile(*cpuProfile)
+	profile, closeProfile, err := createProfile(*cpuProfile)
 	if err != nil {
 		return err
 	}
-	if profile != nil {
-		defer profile.Close()
-		cfg.CPUProfile = profile
-	}
+	defer closeProfile()
+	cfg.CPUProfile = profile
 	res, err := bench.Run(ctx, cfg)
 	if err != nil {
 		return err
@@ -121,14 +119,12 @@ func runBenchRetro(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	cfg.Out = stdout
-	profile, err := createProfile(*cpuProfile)
+	profile, closeProfile, err := createProfile(*cpuProfile)
 	if err != nil {
 		return err
 	}
-	if profile != nil {
-		defer profile.Close()
-		cfg.CPUProfile = profile
-	}
+	defer closeProfile()
+	cfg.CPUProfile = profile
 	res, err := bench.Retro(ctx, cfg)
 	if err != nil {
 		return err
@@ -139,14 +135,15 @@ func runBenchRetro(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-// createProfile creates the --cpuprofile file; nil when no path is given.
-func createProfile(path string) (*os.File, error) {
+// createProfile creates the --cpuprofile file and returns it with its
+// closer; with no path it returns a nil writer (no profile) and a no-op.
+func createProfile(path string) (io.Writer, func(), error) {
 	if path == "" {
-		return nil, nil
+		return nil, func() {}, nil
 	}
 	f, err := os.Create(path)
 	if err != nil {
-		return nil, fmt.Errorf("--cpuprofile: %w", err)
+		return nil, nil, fmt.Errorf("--cpuprofile: %w", err)
 	}
-	return f, nil
+	return f, func() { _ = f.Close() }, nil
 }
