@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -272,22 +274,45 @@ func service(grpcPort, membershipPort int) config.Service {
 	}}
 }
 
-// freePorts asks the kernel for n distinct free ports on loopback.
+// freePorts returns n distinct ports that are free on loopback now. They
+// come from below the kernel's ephemeral range (32768 and up), so no
+// outgoing connection takes one before the server binds it, and a port is
+// never handed out twice by this process, so embedded servers started side
+// by side (in tests) do not race for one. The servers bind them later; a
+// Temporal service whose port was taken in between does not start (its
+// membership listener fails), so this matters.
 func freePorts(n int) ([]int, error) {
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	if nextPort == 0 {
+		nextPort = portsLow + rand.IntN(portsHigh-portsLow)
+	}
 	ports := make([]int, 0, n)
-	var listeners []net.Listener
-	defer func() {
-		for _, l := range listeners {
-			_ = l.Close()
+	for tries := 0; len(ports) < n; tries++ {
+		if tries == portsHigh-portsLow {
+			return nil, errors.New("find a free port: none left below the ephemeral range")
 		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		p := nextPort
+		if nextPort++; nextPort == portsHigh {
+			nextPort = portsLow
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
 		if err != nil {
-			return nil, fmt.Errorf("find a free port: %w", err)
+			continue // in use
 		}
-		listeners = append(listeners, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		_ = l.Close()
+		ports = append(ports, p)
 	}
 	return ports, nil
 }
+
+// The range freePorts hands ports out of, and where it goes on.
+const (
+	portsLow  = 20000
+	portsHigh = 32000
+)
+
+var (
+	portsMu  sync.Mutex
+	nextPort int
+)
