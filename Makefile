@@ -13,6 +13,8 @@ test: check
 	$(GO) test -count=1 -timeout 30m ./...
 
 check:
+	@big="$$(git ls-files -z 2>/dev/null | xargs -0 -r stat -c '%s %n' 2>/dev/null | awk '$$1 > 5242880 {print $$2}')"; \
+	if [ -n "$$big" ]; then echo "tracked files over 5 MB (build outputs do not belong in git):"; echo "$$big"; exit 1; fi
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
 	if [ -n "$$unformatted" ]; then echo "not gofmt-formatted:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...

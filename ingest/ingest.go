@@ -126,8 +126,10 @@ func (i *Ingester) parse(ctx context.Context, advertiserID int64, q url.Values) 
 	}
 	switch s := strings.ToLower(get("status")); s {
 	case "", store.StatusApproved:
-	case store.StatusPending, store.StatusRejected:
+	case store.StatusPending:
 		n.Status = s
+	case store.StatusRejected:
+		n.Status, n.RejectionReason = s, store.RejectPostback
 	default:
 		p.Add("status", "must be approved, pending or rejected")
 	}

@@ -18,6 +18,22 @@ const (
 	StatusRejected = "rejected"
 )
 
+// Why a conversion is rejected (Conversion.RejectionReason).
+const (
+	// The partner could not run the offer when the postback arrived
+	// (DESIGN §14.1).
+	RejectPartnerNotApproved = "partner_not_approved"
+	RejectPartnerInactive    = "partner_inactive"
+	RejectOfferInactive      = "offer_inactive"
+	RejectAdvertiserInactive = "advertiser_inactive"
+	// A pending conversion was reversed (§14.10).
+	RejectReversed = "reversed"
+	// The postback itself said status=rejected.
+	RejectPostback = "postback"
+	// An admin rejected it (PATCH status).
+	RejectManual = "manual"
+)
+
 // Conversion is one accepted postback: a base conversion or a named event.
 type Conversion struct {
 	ID              int64               `json:"id"`
@@ -32,17 +48,20 @@ type Conversion struct {
 	SaleAmount      decimal.Decimal     `json:"sale_amount"`
 	PostbackRevenue decimal.NullDecimal `json:"postback_revenue"`
 	Status          string              `json:"status"`
-	OccurredAt      time.Time           `json:"occurred_at"`
-	ReceivedAt      time.Time           `json:"received_at"`
-	Adv             []string            `json:"adv"`
-	Data            map[string]any      `json:"data"`
-	WorkflowID      string              `json:"workflow_id"`
-	SignalledAt     *time.Time          `json:"signalled_at,omitempty"`
-	PricedAt        *time.Time          `json:"priced_at,omitempty"`
-	ReversedAt      *time.Time          `json:"reversed_at,omitempty"`
-	Payout          decimal.Decimal     `json:"payout"`
-	Revenue         decimal.Decimal     `json:"revenue"`
-	Pricing         json.RawMessage     `json:"-"`
+	// RejectionReason says why a rejected conversion is rejected; empty
+	// otherwise.
+	RejectionReason string          `json:"rejection_reason,omitempty"`
+	OccurredAt      time.Time       `json:"occurred_at"`
+	ReceivedAt      time.Time       `json:"received_at"`
+	Adv             []string        `json:"adv"`
+	Data            map[string]any  `json:"data"`
+	WorkflowID      string          `json:"workflow_id"`
+	SignalledAt     *time.Time      `json:"signalled_at,omitempty"`
+	PricedAt        *time.Time      `json:"priced_at,omitempty"`
+	ReversedAt      *time.Time      `json:"reversed_at,omitempty"`
+	Payout          decimal.Decimal `json:"payout"`
+	Revenue         decimal.Decimal `json:"revenue"`
+	Pricing         json.RawMessage `json:"-"`
 	// TieredRuleID is the tiered commission that adjusted the conversion
 	// (0: none), TieredBand the band it was priced at (-1: none).
 	TieredRuleID   int64  `json:"tiered_rule_id,omitempty"`
@@ -60,7 +79,7 @@ func (c Conversion) Anonymous() bool { return c.UserID == "" }
 const conversionColumns = `id, advertiser_id, offer_id, partner_id, event, coalesce(user_id, ''),
 	coalesce(transaction_id, ''), coalesce(order_id, ''), currency, sale_amount, postback_revenue,
 	status, occurred_at, received_at, adv, data, workflow_id, signalled_at, priced_at, reversed_at,
-	payout, revenue, pricing, coalesce(tiered_rule_id, 0), coalesce(tiered_band, -1), tiered,
+	payout, revenue, pricing, coalesce(tiered_rule_id, 0), coalesce(tiered_band, -1), tiered, coalesce(rejection_reason, ''),
 	coalesce((SELECT name FROM tiered_rules WHERE id = tiered_rule_id), ''),
 	array(SELECT DISTINCT r.name FROM ledger_lines l JOIN customer_value_rules r ON r.id = l.rule_id
 		WHERE l.conversion_id = conversions.id ORDER BY r.name)`
@@ -70,7 +89,7 @@ func scanConversion(row pgx.Row) (Conversion, error) {
 	err := row.Scan(&c.ID, &c.AdvertiserID, &c.OfferID, &c.PartnerID, &c.Event, &c.UserID,
 		&c.TransactionID, &c.OrderID, &c.Currency, &c.SaleAmount, &c.PostbackRevenue,
 		&c.Status, &c.OccurredAt, &c.ReceivedAt, &c.Adv, &c.Data, &c.WorkflowID, &c.SignalledAt, &c.PricedAt, &c.ReversedAt,
-		&c.Payout, &c.Revenue, &c.Pricing, &c.TieredRuleID, &c.TieredBand, &c.Tiered, &c.TieredRuleName, &c.ValueRuleNames)
+		&c.Payout, &c.Revenue, &c.Pricing, &c.TieredRuleID, &c.TieredBand, &c.Tiered, &c.RejectionReason, &c.TieredRuleName, &c.ValueRuleNames)
 	c.OccurredAt, c.ReceivedAt = c.OccurredAt.UTC(), c.ReceivedAt.UTC()
 	return c, err
 }
@@ -89,6 +108,7 @@ type NewConversion struct {
 	SaleAmount      decimal.Decimal
 	PostbackRevenue decimal.NullDecimal
 	Status          string
+	RejectionReason string // set with Status rejected
 	OccurredAt      time.Time
 	Adv             []string
 	Data            map[string]any
@@ -114,13 +134,13 @@ func (s *Store) InsertConversion(ctx context.Context, n NewConversion) (c Conver
 	}
 	c, err = scanConversion(s.pool.QueryRow(ctx, `
 		INSERT INTO conversions (advertiser_id, offer_id, partner_id, event, user_id, transaction_id, order_id,
-			dedupe_key, currency, sale_amount, postback_revenue, status, occurred_at, adv, data, workflow_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+			dedupe_key, currency, sale_amount, postback_revenue, status, occurred_at, adv, data, workflow_id, rejection_reason)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 		ON CONFLICT (dedupe_key) DO NOTHING
 		RETURNING `+conversionColumns,
 		n.AdvertiserID, n.OfferID, n.PartnerID, n.Event, nullIfEmpty(n.UserID), nullIfEmpty(n.TransactionID),
 		nullIfEmpty(n.OrderID), n.DedupeKey, n.Currency, n.SaleAmount, n.PostbackRevenue, n.Status,
-		n.OccurredAt, n.Adv, n.Data, n.WorkflowID))
+		n.OccurredAt, n.Adv, n.Data, n.WorkflowID, nullIfEmpty(n.RejectionReason)))
 	if err == nil {
 		return c, false, nil
 	}

@@ -217,7 +217,12 @@ func (s *Store) SetStatus(ctx context.Context, id int64, status string) (c Conve
 		}
 		// An approval is a new arrival: the sweeper signals it if the caller
 		// cannot.
-		c, err = scanConversion(tx.QueryRow(ctx, `UPDATE conversions SET status = $2, signalled_at = NULL WHERE id = $1 RETURNING `+conversionColumns, id, status))
+		var reason *string
+		if status == StatusRejected {
+			reason = nullIfEmpty(RejectManual)
+		}
+		c, err = scanConversion(tx.QueryRow(ctx, `UPDATE conversions SET status = $2, rejection_reason = $3, signalled_at = NULL
+			WHERE id = $1 RETURNING `+conversionColumns, id, status, reason))
 		signal = err == nil && status == StatusApproved
 		return err
 	})

@@ -17,12 +17,22 @@ import (
 
 // Store reads and writes tierwise's data.
 type Store struct {
-	pool *pgxpool.Pool
+	pool DB
 }
 
-// New returns a store on pool.
-func New(pool *pgxpool.Pool) *Store {
-	return &Store{pool: pool}
+// DB is what a store runs on: a pool, or in tests a transaction that is
+// rolled back at the end (the store's own transactions are then
+// savepoints).
+type DB interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// New returns a store on db, a *pgxpool.Pool in production.
+func New(db DB) *Store {
+	return &Store{pool: db}
 }
 
 // DefaultMaxConns is the pool size Connect uses when the URL does not set
@@ -46,9 +56,6 @@ func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	}
 	return pool, nil
 }
-
-// Pool is the underlying pool, for health checks.
-func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 // ErrNotFound is returned when a requested row does not exist.
 var ErrNotFound = errors.New("not found")

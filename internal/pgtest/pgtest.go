@@ -39,6 +39,9 @@ var (
 // TestMain.
 func Main(m *testing.M) {
 	code := m.Run()
+	if sharedPool != nil {
+		sharedPool.Close()
+	}
 	if cluster != nil {
 		_ = cluster.Stop()
 	}
@@ -159,4 +162,49 @@ func databaseURL(name string) string {
 	}
 	u.Path = "/" + name
 	return u.String()
+}
+
+var (
+	sharedOnce sync.Once
+	sharedPool *pgxpool.Pool
+	sharedErr  error
+)
+
+// Tx returns a transaction on one migrated database that the package's
+// tests share, rolled back when the test ends (River's test-transaction
+// habit): fast, and invisible to every other test. A store on it runs its
+// own transactions as savepoints. Tests that need several connections at
+// once (concurrency, LISTEN, commits seen by a worker) use Database or Pool.
+func Tx(t testing.TB) pgx.Tx {
+	t.Helper()
+	ServerURL(t)
+	sharedOnce.Do(func() {
+		// The shared database outlives every test, so it is not created
+		// through create, which drops it at the first test's cleanup.
+		name := fmt.Sprintf("tierwise_shared_%d", os.Getpid())
+		ctx := context.Background()
+		conn, err := pgx.Connect(ctx, adminURL)
+		if err != nil {
+			sharedErr = fmt.Errorf("connect: %w", err)
+			return
+		}
+		defer conn.Close(ctx)
+		createMu.Lock()
+		_, err = conn.Exec(ctx, "CREATE DATABASE "+name+" TEMPLATE "+template)
+		createMu.Unlock()
+		if err != nil {
+			sharedErr = fmt.Errorf("create shared database: %w", err)
+			return
+		}
+		sharedPool, sharedErr = pgxpool.New(ctx, databaseURL(name))
+	})
+	if sharedErr != nil {
+		t.Fatalf("pgtest: %v", sharedErr)
+	}
+	tx, err := sharedPool.Begin(context.Background())
+	if err != nil {
+		t.Fatalf("pgtest: begin: %v", err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+	return tx
 }
