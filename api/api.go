@@ -29,7 +29,10 @@ type Config struct {
 	// AdminKeys are bearer keys with full access besides those created
 	// through the API (TIERWISE_ADMIN_KEY).
 	AdminKeys []string
-	Logger    *slog.Logger
+	// PostbackMaxAge is how old a postback's timestamp may be (default 400
+	// days; POSTBACK_MAX_AGE_DAYS).
+	PostbackMaxAge time.Duration
+	Logger         *slog.Logger
 }
 
 // Server serves the HTTP API.
@@ -51,7 +54,7 @@ func NewServer(cfg Config) *Server {
 	return &Server{
 		pool:      cfg.Pool,
 		store:     st,
-		ingester:  ingest.New(st, cfg.Temporal, cfg.Logger),
+		ingester:  ingest.New(st, cfg.Temporal, cfg.Logger, ingest.Options{MaxAge: cfg.PostbackMaxAge}),
 		temporal:  cfg.Temporal,
 		adminKeys: cfg.AdminKeys,
 		logger:    cfg.Logger,

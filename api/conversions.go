@@ -40,17 +40,15 @@ func (s *Server) conversionRoutes(r chi.Router) {
 }
 
 // postback accepts a conversion. Parameters come from the query string or a
-// form body; the token from ?token= or an Authorization bearer header.
+// form body; the token from ?token= (or verification_token) or an
+// Authorization bearer header.
 func (s *Server) postback(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxPostbackBody)
 	if err := r.ParseForm(); err != nil {
-		s.writeError(w, r, store.Invalid("body", "not a valid form: %v", err))
+		s.writeError(w, r, store.Invalid("body", "not a valid form of at most %d bytes", maxPostbackBody))
 		return
 	}
-	token := r.Form.Get("token")
-	if token == "" {
-		token = bearer(r)
-	}
-	res, err := s.ingester.Accept(r.Context(), token, r.Form)
+	res, err := s.ingester.Accept(r.Context(), r.Form, bearer(r))
 	if errors.Is(err, ingest.ErrBadToken) {
 		s.writeError(w, r, fmt.Errorf("token: %w", errUnauthorized))
 		return
@@ -61,6 +59,9 @@ func (s *Server) postback(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, res)
 }
+
+// maxPostbackBody bounds a postback's form body.
+const maxPostbackBody = 64 << 10
 
 // conversionView is a conversion with its ledger lines.
 type conversionView struct {

@@ -476,14 +476,14 @@ func TestSignalQueueOverflowGoesToSweeper(t *testing.T) {
 	partner := b.partner(nil)
 
 	// One signaller with room for one conversion: most overflow.
-	ing := ingest.New(b.store, b.temporal.Client(), b.logger)
+	ing := ingest.New(b.store, b.temporal.Client(), b.logger, ingest.Options{})
 	stop := ing.Start(1, 1)
 	defer stop()
 	byUser := map[string][]int64{}
 	for i := range 30 {
 		user := fmt.Sprint("u", i%3)
-		res, err := ing.Accept(context.Background(), adv.Token, params("offer_id", id(offer), "partner_id", id(partner),
-			"user_id", user, "event", "deposit", "order_id", fmt.Sprint("o", i)))
+		res, err := ing.Accept(context.Background(), params("token", adv.Token, "offer_id", id(offer), "partner_id", id(partner),
+			"user_id", user, "event", "deposit", "order_id", fmt.Sprint("o", i)), "")
 		require.NoError(t, err)
 		byUser[user] = append(byUser[user], res.ConversionID)
 	}

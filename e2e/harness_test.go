@@ -50,7 +50,11 @@ func setup(t *testing.T) *testBundle {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 
-	apiServer := api.NewServer(api.Config{Pool: pool, Temporal: c, AdminKeys: []string{adminKey}, Logger: logger})
+	// The tests pin their dates (2024 and on), so they accept conversions
+	// older than the default 400 days; TestPostbackTimestamps checks the
+	// default.
+	apiServer := api.NewServer(api.Config{Pool: pool, Temporal: c, AdminKeys: []string{adminKey}, Logger: logger,
+		PostbackMaxAge: 20 * 365 * 24 * time.Hour})
 	stop := apiServer.Start() // signal in the background, as the binary does
 	srv := httptest.NewServer(apiServer.Handler())
 	t.Cleanup(func() { srv.Close(); stop() })

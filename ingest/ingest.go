@@ -9,19 +9,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"cmp"
 	"hash/fnv"
 	"log/slog"
 	"net/url"
-	"regexp"
-	"strconv"
-	"strings"
+	"slices"
 	"sync"
 	"time"
 
-	"github.com/shopspring/decimal"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/tierwise/tierwise/limits"
+	"github.com/tierwise/tierwise/pricing"
 	"github.com/tierwise/tierwise/store"
 	"github.com/tierwise/tierwise/workflows"
 )
@@ -32,6 +32,7 @@ type Ingester struct {
 	temporal client.Client
 	logger   *slog.Logger
 	now      func() time.Time
+	maxAge   time.Duration
 	// queues, once Start has run, hand accepted conversions to the
 	// background signallers, one queue each; a customer's conversions
 	// always go to the same one, so they are signalled in the order they
@@ -39,12 +40,22 @@ type Ingester struct {
 	queues []chan store.Conversion
 }
 
+// Options tune an ingester; the zero value takes the defaults.
+type Options struct {
+	// MaxAge is how old a conversion's timestamp may be; default
+	// DefaultMaxAge (400 days).
+	MaxAge time.Duration
+}
+
 // New returns an ingester.
-func New(st *store.Store, c client.Client, logger *slog.Logger) *Ingester {
+func New(st *store.Store, c client.Client, logger *slog.Logger, opts Options) *Ingester {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Ingester{store: st, temporal: c, logger: logger, now: time.Now}
+	if opts.MaxAge <= 0 {
+		opts.MaxAge = DefaultMaxAge
+	}
+	return &Ingester{store: st, temporal: c, logger: logger, now: time.Now, maxAge: opts.MaxAge}
 }
 
 // Result is the answer to a postback.
@@ -52,19 +63,28 @@ type Result struct {
 	ConversionID int64  `json:"conversion_id"`
 	Duplicate    bool   `json:"duplicate"`
 	Status       string `json:"status"`
+	// Reason says why a rejected conversion is rejected (DESIGN §14.1).
+	Reason string `json:"reason,omitempty"`
+	// Warnings name what the postback sent that tierwise ignored or that
+	// makes an amount 0: an unknown parameter, a percent of sale without a
+	// sale amount.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
-// maxFuture is how far ahead of the server's clock a timestamp may be.
-const maxFuture = time.Hour
+// ErrBadToken is returned for an unknown postback token.
+var ErrBadToken = errors.New("unknown postback token")
 
-var eventName = regexp.MustCompile(`^[a-z0-9_]+$`)
-
-// Accept validates a postback's parameters, stores the conversion and
-// signals the customer's workflow. The token is the advertiser's secret
-// postback token. A validation failure stores nothing.
-func (i *Ingester) Accept(ctx context.Context, token string, q url.Values) (Result, error) {
+// Accept checks a postback's parameters, resolves its offer and partner,
+// stores the conversion (the durable accept) and hands it to the customer's
+// workflow. token is the Authorization bearer token, used when the
+// parameters carry none. A conversion whose partner may not run the offer
+// is stored rejected with a reason and never priced. Any problem with the
+// parameters stores nothing.
+func (i *Ingester) Accept(ctx context.Context, q url.Values, token string) (Result, error) {
+	pb, parseErr := ParsePostback(q, ParseOptions{Now: i.now(), MaxAge: i.maxAge})
+	token = cmp.Or(pb.Token, token)
 	if token == "" {
-		return Result{}, store.Invalid("token", "the advertiser's postback token is required")
+		return Result{}, store.Invalid("token", "the advertiser's postback token is required (token or verification_token, or an Authorization bearer header)")
 	}
 	adv, err := i.store.AdvertiserByPostbackToken(ctx, token)
 	if errors.Is(err, store.ErrNotFound) {
@@ -73,8 +93,10 @@ func (i *Ingester) Accept(ctx context.Context, token string, q url.Values) (Resu
 	if err != nil {
 		return Result{}, err
 	}
-
-	n, err := i.parse(ctx, adv.ID, q)
+	if parseErr != nil {
+		return Result{}, parseErr
+	}
+	n, warnings, err := i.resolve(ctx, adv, pb)
 	if err != nil {
 		return Result{}, err
 	}
@@ -82,123 +104,116 @@ func (i *Ingester) Accept(ctx context.Context, token string, q url.Values) (Resu
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{ConversionID: c.ID, Duplicate: dup, Status: c.Status}
+	res := Result{ConversionID: c.ID, Duplicate: dup, Status: c.Status, Reason: c.RejectionReason, Warnings: warnings}
 	if !dup && c.Status == store.StatusApproved {
 		i.Signal(ctx, c)
 	}
 	return res, nil
 }
 
-// ErrBadToken is returned for an unknown postback token.
-var ErrBadToken = errors.New("unknown postback token")
-
-func (i *Ingester) parse(ctx context.Context, advertiserID int64, q url.Values) (store.NewConversion, error) {
+// resolve turns checked parameters into a conversion to store: the click or
+// the offer and partner, whether the partner may run the offer now, the
+// event, the data points and the dedupe key.
+func (i *Ingester) resolve(ctx context.Context, adv store.Advertiser, pb Postback) (store.NewConversion, []string, error) {
 	var p store.Problems
-	n := store.NewConversion{AdvertiserID: advertiserID, Status: store.StatusApproved}
-	get := func(k string) string { return strings.TrimSpace(q.Get(k)) }
-
-	// Partner and offer: from the click, or given directly.
-	n.TransactionID = get("transaction_id")
-	if n.TransactionID != "" {
-		click, err := i.store.ClickByTransactionID(ctx, n.TransactionID)
+	var warnings []string
+	n := store.NewConversion{
+		AdvertiserID: adv.ID, TransactionID: pb.TransactionID, OfferID: pb.OfferID, PartnerID: pb.PartnerID,
+		UserID: pb.UserID, OrderID: pb.OrderID, SaleAmount: pb.SaleAmount, PostbackRevenue: pb.Revenue,
+		Status: pb.Status, OccurredAt: pb.OccurredAt, Adv: pb.Adv, CouponCode: pb.CouponCode, EmailSHA256: pb.EmailSHA256,
+	}
+	if pb.Status == store.StatusRejected {
+		n.RejectionReason = store.RejectPostback
+	}
+	if pb.AdvertiserID != 0 && pb.AdvertiserID != adv.ID {
+		p.Add(paramAdvertiser, "advertiser %d is not the advertiser of this token", pb.AdvertiserID)
+		return n, nil, p.Err()
+	}
+	offerField := paramOffer
+	if pb.TransactionID != "" {
+		offerField = paramTransaction
+		click, err := i.store.ClickByTransactionID(ctx, pb.TransactionID)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			p.Add("transaction_id", "no click has transaction_id %q", n.TransactionID)
+			p.Add(paramTransaction, "no click has transaction_id %q", limits.Clip(pb.TransactionID))
+			return n, nil, p.Err()
 		case err != nil:
-			return n, err
-		default:
-			n.OfferID, n.PartnerID = click.OfferID, click.PartnerID
+			return n, nil, err
 		}
-	} else {
-		n.OfferID = parseID(&p, "offer_id", get("offer_id"))
-		n.PartnerID = parseID(&p, "partner_id", get("partner_id"))
+		n.OfferID, n.PartnerID, n.SourceID = click.OfferID, click.PartnerID, click.SourceID
 	}
 
-	n.Event = strings.ToLower(get("event"))
-	if n.Event != "" && !eventName.MatchString(n.Event) {
-		p.Add("event", "must be lower-case letters, digits and underscores")
+	// The offer and whether the partner may run it: checked again at
+	// conversion time, since the partner may have been suspended since the
+	// click (DESIGN §14.1).
+	access, err := i.store.OfferAccess(ctx, n.PartnerID, n.OfferID)
+	var missing *store.NotFoundError
+	switch {
+	case errors.As(err, &missing) && missing.What == "partner":
+		p.Add(paramPartner, "no partner %d", n.PartnerID)
+		return n, nil, p.Err()
+	case errors.As(err, &missing):
+		p.Add(offerField, "no offer %d", n.OfferID)
+		return n, nil, p.Err()
+	case err != nil:
+		return n, nil, err
 	}
-	n.UserID = get("user_id")
-	n.OrderID = get("order_id")
-	n.SaleAmount = parseAmount(&p, "amount", get("amount"))
-	if v := get("revenue"); v != "" {
-		n.PostbackRevenue = decimal.NewNullDecimal(parseAmount(&p, "revenue", v))
+	o := access.Offer
+	if o.AdvertiserID != adv.ID {
+		p.Add(offerField, "offer %d is not an offer of this advertiser", o.ID)
+		return n, nil, p.Err()
 	}
-	switch s := strings.ToLower(get("status")); s {
-	case "", store.StatusApproved:
-	case store.StatusPending:
-		n.Status = s
-	case store.StatusRejected:
-		n.Status, n.RejectionReason = s, store.RejectPostback
-	default:
-		p.Add("status", "must be approved, pending or rejected")
-	}
-	n.OccurredAt = i.now().UTC()
-	if v := get("timestamp"); v != "" {
-		t, err := parseTimestamp(v)
-		switch {
-		case err != nil:
-			p.Add("timestamp", "must be RFC 3339 (2024-01-31T12:00:00Z) or Unix seconds")
-		case t.After(i.now().Add(maxFuture)):
-			p.Add("timestamp", "is more than an hour in the future")
-		default:
-			n.OccurredAt = t.UTC()
+	n.Currency = o.Currency
+	ev, ok := offerEvent(&p, o, pb.Event, pb.EventID)
+	if ok {
+		n.Event = ev.Event
+		if ev.Repeatable && n.OrderID == "" {
+			p.Add(paramOrder, "event %q is repeatable: each occurrence needs its own order_id", ev.Event)
+		}
+		if !pb.AmountSent && usesSaleAmount(ev) {
+			warnings = append(warnings, "amount: not sent, so the percent of the sale amount in this event's payout or revenue is 0")
 		}
 	}
-	for k := 1; k <= 5; k++ {
-		n.Adv = append(n.Adv, get(fmt.Sprintf("adv%d", k)))
+	switch {
+	case n.Status == store.StatusRejected:
+	case adv.Status != store.AdvertiserActive:
+		n.Status, n.RejectionReason = store.StatusRejected, store.RejectAdvertiserInactive
+	case access.Rejection != "":
+		n.Status, n.RejectionReason = store.StatusRejected, access.Rejection
 	}
 
-	// The offer: it must exist, belong to this advertiser and have the event.
-	if n.OfferID != 0 {
-		o, err := i.store.Offer(ctx, n.OfferID)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			p.Add("offer_id", "no offer %d", n.OfferID)
-		case err != nil:
-			return n, err
-		case o.AdvertiserID != advertiserID:
-			p.Add("offer_id", "offer %d is not an offer of this advertiser", n.OfferID)
-		default:
-			n.Currency = o.Currency
-			ev, ok := o.Event(n.Event)
-			switch {
-			case !ok:
-				p.Add("event", "offer %d has no event %q", n.OfferID, n.Event)
-			case ev.Repeatable && n.OrderID == "":
-				p.Add("order_id", "event %q is repeatable: each occurrence needs its own order_id", n.Event)
-			}
-		}
-	}
-	if n.PartnerID != 0 && n.TransactionID == "" {
-		if _, err := i.store.Partner(ctx, n.PartnerID); errors.Is(err, store.ErrNotFound) {
-			p.Add("partner_id", "no partner %d", n.PartnerID)
-		} else if err != nil {
-			return n, err
-		}
-	}
-
-	// Data points the advertiser sent, typed.
+	// Data points the advertiser sent, typed; any other parameter is
+	// ignored with a warning (a typo such as amout=100 would otherwise be a
+	// silent $0 conversion).
 	points, err := i.store.ActiveDataPoints(ctx)
 	if err != nil {
-		return n, err
+		return n, nil, err
 	}
 	n.Data = map[string]any{}
 	for _, dp := range points {
-		v := get(dp.Identifier)
-		if v == "" {
+		v, sent := pb.Other[dp.Identifier]
+		if !sent {
 			continue
 		}
+		delete(pb.Other, dp.Identifier)
 		if dp.Type == store.DataPointNumber {
-			d, err := decimal.NewFromString(v)
+			d, err := limits.ParseAmount(v, limits.SignedAmount)
 			if err != nil {
-				p.Add(dp.Identifier, "data point %q is a number; got %q", dp.Identifier, v)
+				p.Add(dp.Identifier, "data point %q is a number: %v", dp.Identifier, err)
 				continue
 			}
 			n.Data[dp.Identifier] = d.String()
 			continue
 		}
 		n.Data[dp.Identifier] = v
+	}
+	unknown := make([]string, 0, len(pb.Other))
+	for k := range pb.Other {
+		unknown = append(unknown, k)
+	}
+	slices.Sort(unknown)
+	for _, k := range unknown {
+		warnings = append(warnings, fmt.Sprintf("%s: not a postback parameter or data point; ignored", k))
 	}
 
 	// The dedupe key (DESIGN §13.2).
@@ -210,51 +225,51 @@ func (i *Ingester) parse(ctx context.Context, advertiserID int64, q url.Values) 
 	case n.UserID != "":
 		n.DedupeKey = fmt.Sprintf("%d:%s:user:%s", n.OfferID, n.Event, n.UserID)
 	default:
-		p.Add("order_id", "one of order_id, transaction_id or user_id is needed to recognise duplicates")
+		p.Add(paramOrder, "one of order_id, transaction_id or user_id is needed to recognise duplicates")
 	}
 	if err := p.Err(); err != nil {
-		return n, err
+		return n, nil, err
 	}
 	if n.UserID != "" {
-		n.WorkflowID = workflows.CustomerWorkflowID(advertiserID, n.UserID)
+		n.WorkflowID = workflows.CustomerWorkflowID(adv.ID, n.UserID)
 	}
-	return n, nil
+	return n, warnings, nil
 }
 
-func parseID(p *store.Problems, field, v string) int64 {
-	if v == "" {
-		p.Add(field, "is required (or send transaction_id)")
-		return 0
+// usesSaleAmount reports whether an event's default payout or revenue is a
+// percent of the sale amount (CPS, CPA+CPS, RPS, RPA+RPS).
+func usesSaleAmount(e store.OfferEvent) bool {
+	switch e.Payout.Type {
+	case pricing.PayoutCPS, pricing.PayoutCPACPS:
+		return true
 	}
-	id, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || id <= 0 {
-		p.Add(field, "must be a positive integer, got %q", v)
-		return 0
+	switch e.Revenue.Type {
+	case pricing.RevenueRPS, pricing.RevenueRPARPS:
+		return true
 	}
-	return id
+	return false
 }
 
-func parseAmount(p *store.Problems, field, v string) decimal.Decimal {
-	if v == "" {
-		return decimal.Zero
+// offerEvent finds the postback's event of the offer: by its stable id
+// (event_id) or by name (event; none is the base conversion).
+func offerEvent(p *store.Problems, o store.Offer, name string, id int64) (store.OfferEvent, bool) {
+	if id != 0 {
+		i := slices.IndexFunc(o.Events, func(e store.OfferEvent) bool { return e.ID == id })
+		switch {
+		case i < 0:
+			p.Add(paramEventID, "offer %d has no event with id %d", o.ID, id)
+			return store.OfferEvent{}, false
+		case name != "" && o.Events[i].Event != name:
+			p.Add(paramEventID, "event id %d is event %q, but event says %q", id, o.Events[i].Event, name)
+			return store.OfferEvent{}, false
+		}
+		return o.Events[i], true
 	}
-	d, err := decimal.NewFromString(v)
-	if err != nil {
-		p.Add(field, "must be a decimal number, got %q", v)
-		return decimal.Zero
+	ev, ok := o.Event(name)
+	if !ok {
+		p.Add(paramEvent, "offer %d has no event %q", o.ID, name)
 	}
-	if d.IsNegative() {
-		p.Add(field, "must not be negative")
-		return decimal.Zero
-	}
-	return d
-}
-
-func parseTimestamp(v string) (time.Time, error) {
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		return time.Unix(secs, 0), nil
-	}
-	return time.Parse(time.RFC3339Nano, v)
+	return ev, ok
 }
 
 // signalTimeout bounds how long a signal waits for Temporal; past it the
@@ -341,7 +356,7 @@ func (i *Ingester) signal(ctx context.Context, c store.Conversion) error {
 		// Set at the start, so a new customer's workflow need not upsert
 		// them (a visibility write) after pricing its first conversion.
 		opts.TypedSearchAttributes = temporal.NewSearchAttributes(
-			workflows.AttrCustomer.ValueSet(fmt.Sprintf("%d/%s", c.AdvertiserID, c.UserID)),
+			workflows.AttrCustomer.ValueSet(workflows.CustomerAttribute(c.AdvertiserID, c.UserID)),
 			workflows.AttrLastPartner.ValueSet(fmt.Sprint(c.PartnerID)),
 			workflows.AttrLastOffer.ValueSet(fmt.Sprint(c.OfferID)))
 	}

@@ -10,10 +10,11 @@ import (
 	"regexp"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
+
+	"github.com/tierwise/tierwise/limits"
 )
 
 // ErrNotAllowed is matched by errors.Is when a partner may not run an offer;
@@ -54,20 +55,53 @@ type runFacts struct {
 // "automatically approve" on (which overrides require-approval and private).
 // The reason never mentions tiers: partners do not see them.
 func (f runFacts) mayRun() (ok bool, reason string) {
+	ok, _, reason = f.check()
+	return ok, reason
+}
+
+// check is mayRun with the rejection reason a conversion gets when the
+// partner may not run the offer (DESIGN §14.1).
+func (f runFacts) check() (ok bool, rejection, reason string) {
 	switch {
 	case f.partnerStatus != PartnerActive:
-		return false, "the partner is " + f.partnerStatus + ", not active"
+		return false, RejectPartnerInactive, "the partner is " + f.partnerStatus + ", not active"
 	case f.advertiserStatus != AdvertiserActive:
-		return false, "the offer's advertiser is inactive"
+		return false, RejectAdvertiserInactive, "the offer's advertiser is inactive"
 	case f.offer.Status != OfferActive:
-		return false, "the offer is " + f.offer.Status + ", not active"
+		return false, RejectOfferInactive, "the offer is " + f.offer.Status + ", not active"
 	case f.offer.Visibility == VisibilityPublic, f.approved, f.tierActive && f.autoApprove:
-		return true, ""
+		return true, "", ""
 	case f.offer.Visibility == VisibilityRequireApproval:
-		return false, "the offer requires approval and the partner is not approved for it"
+		return false, RejectPartnerNotApproved, "the offer requires approval and the partner is not approved for it"
 	default:
-		return false, "the offer is private and the partner is not approved for it"
+		return false, RejectPartnerNotApproved, "the offer is private and the partner is not approved for it"
 	}
+}
+
+// OfferAccess is an offer, with its events, and whether a partner may run it
+// now.
+type OfferAccess struct {
+	Offer Offer
+	// Rejection is "" when the partner may run the offer, else the reason a
+	// conversion gets (RejectPartnerInactive, ...), and Why the same in
+	// words.
+	Rejection string
+	Why       string
+}
+
+// OfferAccess reads an offer with its events and whether the partner may run
+// it now, in two statements. An unknown partner or offer is NotFound.
+func (s *Store) OfferAccess(ctx context.Context, partnerID, offerID int64) (OfferAccess, error) {
+	f, err := mayRunFacts(ctx, s.pool, partnerID, offerID)
+	if err != nil {
+		return OfferAccess{}, err
+	}
+	offers := []Offer{f.offer}
+	if err := offerEvents(ctx, s.pool, offers); err != nil {
+		return OfferAccess{}, err
+	}
+	_, rejection, why := f.check()
+	return OfferAccess{Offer: offers[0], Rejection: rejection, Why: why}, nil
 }
 
 // runFactsSQL reads runFacts of partner $1; the caller adds the offers'
@@ -153,6 +187,7 @@ type Click struct {
 	Sub3          string    `json:"sub3"`
 	Sub4          string    `json:"sub4"`
 	Sub5          string    `json:"sub5"`
+	SourceID      string    `json:"source_id,omitempty"` // the traffic source the partner names (Everflow's source_id)
 	CreatedAt     time.Time `json:"created_at"`
 }
 
@@ -161,10 +196,8 @@ type ClickInput struct {
 	OfferID   int64
 	PartnerID int64
 	Subs      [5]string // sub1–sub5: the partner's own tracking values
+	SourceID  string
 }
-
-// maxSubLength bounds each sub value.
-const maxSubLength = 500
 
 // Validate returns every problem with the input at once.
 func (in ClickInput) Validate() error {
@@ -172,9 +205,12 @@ func (in ClickInput) Validate() error {
 	checkID(&p, "offer_id", in.OfferID)
 	checkID(&p, "partner_id", in.PartnerID)
 	for i, sub := range in.Subs {
-		if utf8.RuneCountInString(sub) > maxSubLength {
-			p.Add("sub"+strconv.Itoa(i+1), "must be at most %d characters", maxSubLength)
+		if err := limits.Text(sub, limits.MaxIDLength, false); err != nil {
+			p.Add("sub"+strconv.Itoa(i+1), "%v", err)
 		}
+	}
+	if err := limits.Text(in.SourceID, limits.MaxIDLength, false); err != nil {
+		p.Add("source_id", "%v", err)
 	}
 	return p.Err()
 }
@@ -200,10 +236,11 @@ func (s *Store) RecordClick(ctx context.Context, in ClickInput) (Click, string, 
 		PartnerID:     in.PartnerID,
 		AdvertiserID:  f.offer.AdvertiserID,
 		Sub1:          in.Subs[0], Sub2: in.Subs[1], Sub3: in.Subs[2], Sub4: in.Subs[3], Sub5: in.Subs[4],
+		SourceID:      in.SourceID,
 	}
-	err = s.pool.QueryRow(ctx, `INSERT INTO clicks (transaction_id, offer_id, partner_id, sub1, sub2, sub3, sub4, sub5)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING created_at`,
-		c.TransactionID, c.OfferID, c.PartnerID, c.Sub1, c.Sub2, c.Sub3, c.Sub4, c.Sub5).Scan(&c.CreatedAt)
+	err = s.pool.QueryRow(ctx, `INSERT INTO clicks (transaction_id, offer_id, partner_id, sub1, sub2, sub3, sub4, sub5, source_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING created_at`,
+		c.TransactionID, c.OfferID, c.PartnerID, c.Sub1, c.Sub2, c.Sub3, c.Sub4, c.Sub5, c.SourceID).Scan(&c.CreatedAt)
 	if err != nil {
 		return Click{}, "", fmt.Errorf("record click: %w", err)
 	}
@@ -261,9 +298,9 @@ var clickMacros = macros{regexp.MustCompile(`\{(transaction_id|offer_id|partner_
 func (s *Store) ClickByTransactionID(ctx context.Context, id string) (Click, error) {
 	var c Click
 	err := s.pool.QueryRow(ctx, `SELECT c.transaction_id, c.offer_id, c.partner_id, o.advertiser_id,
-			c.sub1, c.sub2, c.sub3, c.sub4, c.sub5, c.created_at
+			c.sub1, c.sub2, c.sub3, c.sub4, c.sub5, c.source_id, c.created_at
 		FROM clicks c JOIN offers o ON o.id = c.offer_id WHERE c.transaction_id = $1`, id).
-		Scan(&c.TransactionID, &c.OfferID, &c.PartnerID, &c.AdvertiserID, &c.Sub1, &c.Sub2, &c.Sub3, &c.Sub4, &c.Sub5, &c.CreatedAt)
+		Scan(&c.TransactionID, &c.OfferID, &c.PartnerID, &c.AdvertiserID, &c.Sub1, &c.Sub2, &c.Sub3, &c.Sub4, &c.Sub5, &c.SourceID, &c.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Click{}, NotFound("click with transaction_id", id)
 	}

@@ -50,18 +50,23 @@ type Conversion struct {
 	Status          string              `json:"status"`
 	// RejectionReason says why a rejected conversion is rejected; empty
 	// otherwise.
-	RejectionReason string          `json:"rejection_reason,omitempty"`
-	OccurredAt      time.Time       `json:"occurred_at"`
-	ReceivedAt      time.Time       `json:"received_at"`
-	Adv             []string        `json:"adv"`
-	Data            map[string]any  `json:"data"`
-	WorkflowID      string          `json:"workflow_id"`
-	SignalledAt     *time.Time      `json:"signalled_at,omitempty"`
-	PricedAt        *time.Time      `json:"priced_at,omitempty"`
-	ReversedAt      *time.Time      `json:"reversed_at,omitempty"`
-	Payout          decimal.Decimal `json:"payout"`
-	Revenue         decimal.Decimal `json:"revenue"`
-	Pricing         json.RawMessage `json:"-"`
+	RejectionReason string    `json:"rejection_reason,omitempty"`
+	OccurredAt      time.Time `json:"occurred_at"`
+	ReceivedAt      time.Time `json:"received_at"`
+	Adv             []string  `json:"adv"`
+	CouponCode      string    `json:"coupon_code,omitempty"`
+	// EmailSHA256 is the SHA-256 (hex) of the lower-cased email the
+	// postback sent; tierwise never stores the address itself.
+	EmailSHA256 string          `json:"email_sha256,omitempty"`
+	SourceID    string          `json:"source_id,omitempty"` // the click's source_id
+	Data        map[string]any  `json:"data"`
+	WorkflowID  string          `json:"workflow_id"`
+	SignalledAt *time.Time      `json:"signalled_at,omitempty"`
+	PricedAt    *time.Time      `json:"priced_at,omitempty"`
+	ReversedAt  *time.Time      `json:"reversed_at,omitempty"`
+	Payout      decimal.Decimal `json:"payout"`
+	Revenue     decimal.Decimal `json:"revenue"`
+	Pricing     json.RawMessage `json:"-"`
 	// TieredRuleID is the tiered commission that adjusted the conversion
 	// (0: none), TieredBand the band it was priced at (-1: none).
 	TieredRuleID   int64  `json:"tiered_rule_id,omitempty"`
@@ -80,6 +85,7 @@ const conversionColumns = `id, advertiser_id, offer_id, partner_id, event, coale
 	coalesce(transaction_id, ''), coalesce(order_id, ''), currency, sale_amount, postback_revenue,
 	status, occurred_at, received_at, adv, data, workflow_id, signalled_at, priced_at, reversed_at,
 	payout, revenue, pricing, coalesce(tiered_rule_id, 0), coalesce(tiered_band, -1), tiered, coalesce(rejection_reason, ''),
+	coalesce(coupon_code, ''), coalesce(email_sha256, ''), coalesce(source_id, ''),
 	coalesce((SELECT name FROM tiered_rules WHERE id = tiered_rule_id), ''),
 	array(SELECT DISTINCT r.name FROM ledger_lines l JOIN customer_value_rules r ON r.id = l.rule_id
 		WHERE l.conversion_id = conversions.id ORDER BY r.name)`
@@ -89,7 +95,8 @@ func scanConversion(row pgx.Row) (Conversion, error) {
 	err := row.Scan(&c.ID, &c.AdvertiserID, &c.OfferID, &c.PartnerID, &c.Event, &c.UserID,
 		&c.TransactionID, &c.OrderID, &c.Currency, &c.SaleAmount, &c.PostbackRevenue,
 		&c.Status, &c.OccurredAt, &c.ReceivedAt, &c.Adv, &c.Data, &c.WorkflowID, &c.SignalledAt, &c.PricedAt, &c.ReversedAt,
-		&c.Payout, &c.Revenue, &c.Pricing, &c.TieredRuleID, &c.TieredBand, &c.Tiered, &c.RejectionReason, &c.TieredRuleName, &c.ValueRuleNames)
+		&c.Payout, &c.Revenue, &c.Pricing, &c.TieredRuleID, &c.TieredBand, &c.Tiered, &c.RejectionReason,
+		&c.CouponCode, &c.EmailSHA256, &c.SourceID, &c.TieredRuleName, &c.ValueRuleNames)
 	c.OccurredAt, c.ReceivedAt = c.OccurredAt.UTC(), c.ReceivedAt.UTC()
 	return c, err
 }
@@ -111,6 +118,9 @@ type NewConversion struct {
 	RejectionReason string // set with Status rejected
 	OccurredAt      time.Time
 	Adv             []string
+	CouponCode      string
+	EmailSHA256     string
+	SourceID        string
 	Data            map[string]any
 	WorkflowID      string
 }
@@ -134,13 +144,15 @@ func (s *Store) InsertConversion(ctx context.Context, n NewConversion) (c Conver
 	}
 	c, err = scanConversion(s.pool.QueryRow(ctx, `
 		INSERT INTO conversions (advertiser_id, offer_id, partner_id, event, user_id, transaction_id, order_id,
-			dedupe_key, currency, sale_amount, postback_revenue, status, occurred_at, adv, data, workflow_id, rejection_reason)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+			dedupe_key, currency, sale_amount, postback_revenue, status, occurred_at, adv, data, workflow_id, rejection_reason,
+			coupon_code, email_sha256, source_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
 		ON CONFLICT (dedupe_key) DO NOTHING
 		RETURNING `+conversionColumns,
 		n.AdvertiserID, n.OfferID, n.PartnerID, n.Event, nullIfEmpty(n.UserID), nullIfEmpty(n.TransactionID),
 		nullIfEmpty(n.OrderID), n.DedupeKey, n.Currency, n.SaleAmount, n.PostbackRevenue, n.Status,
-		n.OccurredAt, n.Adv, n.Data, n.WorkflowID, nullIfEmpty(n.RejectionReason)))
+		n.OccurredAt, n.Adv, n.Data, n.WorkflowID, nullIfEmpty(n.RejectionReason),
+		nullIfEmpty(n.CouponCode), nullIfEmpty(n.EmailSHA256), nullIfEmpty(n.SourceID)))
 	if err == nil {
 		return c, false, nil
 	}

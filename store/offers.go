@@ -57,6 +57,10 @@ func (o Offer) Event(name string) (OfferEvent, bool) {
 // OfferEvent is the default payout and revenue of one event of an offer:
 // layer 1 of DESIGN.md §5. Event "" is the base conversion.
 type OfferEvent struct {
+	// ID is the event's stable numeric id, assigned by tierwise: a postback
+	// may name the event by it (event_id). It stays while the event exists,
+	// whatever else changes.
+	ID      int64               `json:"id"`
 	Event   string              `json:"event"`
 	Payout  pricing.PayoutRate  `json:"payout"`
 	Revenue pricing.RevenueRate `json:"revenue"`
@@ -197,7 +201,7 @@ func offerEvents(ctx context.Context, q dbtx, offers []Offer) error {
 		index[o.ID] = i
 		ids[i] = o.ID
 	}
-	rows, err := q.Query(ctx, `SELECT offer_id, event, payout_type, payout_amount, payout_percent,
+	rows, err := q.Query(ctx, `SELECT offer_id, id, event, payout_type, payout_amount, payout_percent,
 			revenue_type, revenue_amount, revenue_percent, repeatable
 		FROM offer_events WHERE offer_id = ANY($1) ORDER BY offer_id, event`, ids)
 	if err != nil {
@@ -207,7 +211,7 @@ func offerEvents(ctx context.Context, q dbtx, offers []Offer) error {
 	for rows.Next() {
 		var id int64
 		var e OfferEvent
-		if err := rows.Scan(&id, &e.Event, &e.Payout.Type, &e.Payout.Amount, &e.Payout.Percent,
+		if err := rows.Scan(&id, &e.ID, &e.Event, &e.Payout.Type, &e.Payout.Amount, &e.Payout.Percent,
 			&e.Revenue.Type, &e.Revenue.Amount, &e.Revenue.Percent, &e.Repeatable); err != nil {
 			return fmt.Errorf("read offer events: %w", err)
 		}
@@ -220,11 +224,17 @@ func offerEvents(ctx context.Context, q dbtx, offers []Offer) error {
 	return nil
 }
 
-func insertOfferEvents(ctx context.Context, tx pgx.Tx, offerID int64, events []OfferEvent) error {
+// upsertOfferEvents writes an offer's events, keeping the id of each event
+// that already exists.
+func upsertOfferEvents(ctx context.Context, tx pgx.Tx, offerID int64, events []OfferEvent) error {
 	for _, e := range events {
 		if _, err := tx.Exec(ctx, `INSERT INTO offer_events (offer_id, event, payout_type, payout_amount, payout_percent,
 				revenue_type, revenue_amount, revenue_percent, repeatable)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			ON CONFLICT (offer_id, event) DO UPDATE SET payout_type = excluded.payout_type,
+				payout_amount = excluded.payout_amount, payout_percent = excluded.payout_percent,
+				revenue_type = excluded.revenue_type, revenue_amount = excluded.revenue_amount,
+				revenue_percent = excluded.revenue_percent, repeatable = excluded.repeatable`,
 			offerID, e.Event, e.Payout.Type, e.Payout.Amount, e.Payout.Percent,
 			e.Revenue.Type, e.Revenue.Amount, e.Revenue.Percent, e.Repeatable); err != nil {
 			return fmt.Errorf("store event %q of offer %d: %w", e.Event, offerID, err)
@@ -267,7 +277,7 @@ func (s *Store) CreateOffer(ctx context.Context, in OfferInput) (Offer, error) {
 		if err != nil {
 			return fmt.Errorf("create offer: %w", err)
 		}
-		return insertOfferEvents(ctx, tx, o.ID, in.Events)
+		return upsertOfferEvents(ctx, tx, o.ID, in.Events)
 	})
 	if err != nil {
 		return Offer{}, err
@@ -354,10 +364,14 @@ func (s *Store) UpdateOffer(ctx context.Context, id int64, in OfferPatch) (Offer
 		if in.Events == nil {
 			return nil
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM offer_events WHERE offer_id = $1`, id); err != nil {
+		names := make([]string, len(*in.Events))
+		for i, e := range *in.Events {
+			names[i] = e.Event
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM offer_events WHERE offer_id = $1 AND NOT event = ANY($2)`, id, names); err != nil {
 			return fmt.Errorf("replace events of offer %d: %w", id, err)
 		}
-		return insertOfferEvents(ctx, tx, id, *in.Events)
+		return upsertOfferEvents(ctx, tx, id, *in.Events)
 	})
 	if err != nil {
 		return Offer{}, err

@@ -60,9 +60,20 @@ func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
 // ErrNotFound is returned when a requested row does not exist.
 var ErrNotFound = errors.New("not found")
 
-// NotFound wraps ErrNotFound with what was missing.
+// NotFoundError says what was missing; it matches ErrNotFound.
+type NotFoundError struct {
+	What string // "partner", "offer", ...
+	ID   any
+}
+
+func (e *NotFoundError) Error() string { return fmt.Sprintf("%s %v: %v", e.What, e.ID, ErrNotFound) }
+
+// Is reports whether target is ErrNotFound.
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+
+// NotFound returns a *NotFoundError: what was missing.
 func NotFound(what string, id any) error {
-	return fmt.Errorf("%s %v: %w", what, id, ErrNotFound)
+	return &NotFoundError{What: what, ID: id}
 }
 
 // ErrConflict is returned when a write contradicts the current state.

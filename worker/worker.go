@@ -74,7 +74,7 @@ func New(c client.Client, cfg Config) *Worker {
 	return &Worker{
 		temporal:   w,
 		activities: acts,
-		sweeper:    &ingest.Sweeper{Ingester: ingest.New(st, c, cfg.Logger)},
+		sweeper:    &ingest.Sweeper{Ingester: ingest.New(st, c, cfg.Logger, ingest.Options{})},
 		interval:   cfg.SweepInterval,
 		logger:     cfg.Logger,
 	}

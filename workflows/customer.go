@@ -3,8 +3,12 @@
 package workflows
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -32,9 +36,56 @@ var (
 )
 
 // CustomerWorkflowID is the id of a customer's workflow: customers are keyed
-// by advertiser and the advertiser's user_id.
+// by advertiser and the advertiser's user_id (DESIGN §14.2). A workflow id
+// travels in a gRPC header, so it must be printable ASCII and not too long;
+// a user_id is any text. The mapping is stable and one-to-one:
+//
+//   - customer/<advertiser>/<user_id> when the user_id is only ASCII letters,
+//     digits and - _ . @ + : = (the usual case: numbers, emails, UUIDs);
+//   - otherwise every other byte of its UTF-8 is percent-escaped (é is %C3%A9,
+//     / is %2F, a space %20, % itself %25): customer/1/jos%C3%A9;
+//   - and when that is longer than maxEscapedUserID characters,
+//     customer/<advertiser>/~<sha256 of the user_id, hex>. "~" is always
+//     escaped in the other forms, so the forms never meet.
+//
+// The readable user_id is kept in the TierwiseCustomer search attribute and
+// the Web UI's details line.
 func CustomerWorkflowID(advertiserID int64, userID string) string {
-	return fmt.Sprintf("customer/%d/%s", advertiserID, userID)
+	id := escapeUserID(userID)
+	if len(id) > maxEscapedUserID {
+		sum := sha256.Sum256([]byte(userID))
+		id = "~" + hex.EncodeToString(sum[:])
+	}
+	return "customer/" + strconv.FormatInt(advertiserID, 10) + "/" + id
+}
+
+// maxEscapedUserID keeps a customer's workflow id far below Temporal's
+// default limit of 1,000 characters.
+const maxEscapedUserID = 512
+
+// escapeUserID percent-escapes every byte of s outside the readable set.
+func escapeUserID(s string) string {
+	const hexDigits = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			c == '-', c == '_', c == '.', c == '@', c == '+', c == ':', c == '=':
+			b.WriteByte(c)
+		default:
+			b.WriteByte('%')
+			b.WriteByte(hexDigits[c>>4])
+			b.WriteByte(hexDigits[c&0xF])
+		}
+	}
+	return b.String()
+}
+
+// CustomerAttribute is the value of the TierwiseCustomer search attribute:
+// "<advertiser>/<user_id>", the user_id as the advertiser sent it.
+func CustomerAttribute(advertiserID int64, userID string) string {
+	return strconv.FormatInt(advertiserID, 10) + "/" + userID
 }
 
 // AnonymousWorkflowID is the id of the short workflow that prices a
@@ -321,7 +372,7 @@ func updateVisibility(ctx workflow.Context, state CustomerState, onlyChanged boo
 			updates = append(updates, key.ValueSet(value))
 		}
 	}
-	set(AttrCustomer, fmt.Sprintf("%d/%s", state.AdvertiserID, state.UserID))
+	set(AttrCustomer, CustomerAttribute(state.AdvertiserID, state.UserID))
 	if state.LastPartner != 0 {
 		set(AttrLastPartner, fmt.Sprint(state.LastPartner))
 		set(AttrLastOffer, fmt.Sprint(state.LastOffer))

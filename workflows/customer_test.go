@@ -3,6 +3,8 @@ package workflows_test
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/tierwise/tierwise/customervalue"
+	"github.com/tierwise/tierwise/limits"
 	"github.com/tierwise/tierwise/workflows"
 )
 
@@ -235,4 +238,49 @@ func TestWorkflowIDs(t *testing.T) {
 	require.NotEqual(t, workflows.CustomerWorkflowID(3, "42"), workflows.CustomerWorkflowID(4, "42"),
 		"two advertisers' user 42 are two customers")
 	require.Equal(t, "anonymous/17", workflows.AnonymousWorkflowID(17))
+
+	// Readable where it is safe, escaped where it is not, hashed when long.
+	for userID, want := range map[string]string{
+		"müller@example.de":       "customer/1/m%C3%BCller@example.de",
+		"a/b/c":                   "customer/1/a%2Fb%2Fc",
+		`it's "x" y`:              "customer/1/it%27s%20%22x%22%20y",
+		"100%":                    "customer/1/100%25",
+		"~tilde":                  "customer/1/%7Etilde",
+		"550e8400-e29b-41d4-a716": "customer/1/550e8400-e29b-41d4-a716",
+	} {
+		require.Equal(t, want, workflows.CustomerWorkflowID(1, userID), "%q", userID)
+	}
+	long := workflows.CustomerWorkflowID(1, strings.Repeat("🎉", 255))
+	require.Regexp(t, `^customer/1/~[0-9a-f]{64}$`, long)
+}
+
+// TestWorkflowIDsAreValidAndOneToOne checks the property the mapping exists
+// for: any user_id up to its maximum length gives a printable-ASCII id well
+// inside Temporal's 1,000-character limit, and different user_ids never
+// share a workflow.
+func TestWorkflowIDsAreValidAndOneToOne(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(1, 2))
+	alphabet := []rune("aZ09-_.@+:=~%/ \"'é用户🎉\u00a0")
+	seen := map[string]string{}
+	for range 20000 {
+		n := 1 + rng.IntN(limits.MaxUserIDLength)
+		if rng.IntN(4) > 0 {
+			n = 1 + rng.IntN(8) // short ids collide more, if they can
+		}
+		r := make([]rune, n)
+		for i := range r {
+			r[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		userID := string(r)
+		id := workflows.CustomerWorkflowID(7, userID)
+		require.LessOrEqual(t, len(id), 600)
+		for i := 0; i < len(id); i++ {
+			require.True(t, id[i] > 0x20 && id[i] < 0x7f, "%q has byte %#x", id, id[i])
+		}
+		if other, ok := seen[id]; ok {
+			require.Equal(t, other, userID, "two user_ids share workflow %s", id)
+		}
+		seen[id] = userID
+	}
 }
