@@ -6,10 +6,10 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"cmp"
 	"hash/fnv"
 	"log/slog"
 	"net/url"

@@ -236,7 +236,7 @@ func (s *Store) RecordClick(ctx context.Context, in ClickInput) (Click, string, 
 		PartnerID:     in.PartnerID,
 		AdvertiserID:  f.offer.AdvertiserID,
 		Sub1:          in.Subs[0], Sub2: in.Subs[1], Sub3: in.Subs[2], Sub4: in.Subs[3], Sub5: in.Subs[4],
-		SourceID:      in.SourceID,
+		SourceID: in.SourceID,
 	}
 	err = s.pool.QueryRow(ctx, `INSERT INTO clicks (transaction_id, offer_id, partner_id, sub1, sub2, sub3, sub4, sub5, source_id)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING created_at`,
