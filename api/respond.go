@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -59,21 +58,6 @@ var (
 	errUnauthorized = errors.New("missing or unknown API key")
 	errForbidden    = errors.New("this key may not do that")
 )
-
-// decodeStrict reads a JSON request body into v, refusing unknown fields so a
-// typo in a field name is an error, not a silent default.
-func decodeStrict(r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) {
-			return store.Invalid(typeErr.Field, "must be a %s", typeErr.Type)
-		}
-		return store.Invalid("body", "not valid JSON: %v", err)
-	}
-	return nil
-}
 
 // page is a cursor pagination request: items with an id after After, at most
 // Limit of them.

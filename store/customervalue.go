@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -370,9 +369,7 @@ func checkCustomerValueRule(ctx context.Context, tx pgx.Tx, rule *customervalue.
 	for _, fe := range fieldErrors(rule.Validate(definitions(known))) {
 		p.Add("rule."+fe.Field, "%s", fe.Problem)
 	}
-	if utf8.RuneCountInString(rule.Name) > maxNameLength {
-		p.Add("rule.name", "must be at most %d characters", maxNameLength)
-	}
+	customerValueRuleBounds(&p, "rule.", *rule)
 	if rule.AppliesOn == customervalue.AppliesOnEvent {
 		checkEventName(&p, "rule.event", rule.Event)
 	}

@@ -63,9 +63,11 @@ func (in CustomPayoutInput) Validate() error {
 	}
 	if in.Payout != nil {
 		addRateProblems(&p, "payout", in.Payout.Validate())
+		payoutRateBounds(&p, "payout", *in.Payout)
 	}
 	if in.Revenue != nil {
 		addRateProblems(&p, "revenue", in.Revenue.Validate())
+		revenueRateBounds(&p, "revenue", *in.Revenue)
 	}
 	if in.StartsAt != nil && in.EndsAt != nil && !in.StartsAt.Before(*in.EndsAt) {
 		p.Add("ends_at", "must be after starts_at")

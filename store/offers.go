@@ -154,6 +154,8 @@ func checkEvents(p *Problems, events []OfferEvent) {
 		base = base || e.Event == ""
 		addRateProblems(p, field+".payout", e.Payout.Validate())
 		addRateProblems(p, field+".revenue", e.Revenue.Validate())
+		payoutRateBounds(p, field+".payout", e.Payout)
+		revenueRateBounds(p, field+".revenue", e.Revenue)
 	}
 	if !base {
 		p.Add("events", `must include the base conversion (an entry with event "")`)

@@ -8,10 +8,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/tierwise/tierwise/limits"
 )
 
 // Page asks a list for the rows with an id (the cursor) after After, at most
@@ -49,8 +50,8 @@ func checkName(p *Problems, field, name string) {
 	switch {
 	case strings.TrimSpace(name) == "":
 		p.Add(field, "is required")
-	case utf8.RuneCountInString(name) > maxNameLength:
-		p.Add(field, "must be at most %d characters", maxNameLength)
+	default:
+		checkText(p, field, name, maxNameLength, false)
 	}
 }
 
@@ -82,21 +83,34 @@ func checkID(p *Problems, field string, id int64) {
 	}
 }
 
-// checkDestinationURL requires an absolute http(s) URL. Click macros such as
-// {transaction_id} may appear anywhere in it.
+// checkDestinationURL requires an absolute http(s) URL of at most 2,000
+// characters. Click macros such as {transaction_id} may appear in its path
+// and query only: in the host they would let a click choose where it
+// redirects (an open redirect).
 func checkDestinationURL(p *Problems, field, raw string) {
+	const marker = "tierwise-macro"
 	if raw == "" {
 		p.Add(field, "is required")
 		return
 	}
-	u, err := url.Parse(clickMacros.Replace(raw, func(string) string { return "x" }))
+	if err := limits.Text(raw, 2000, false); err != nil {
+		p.Add(field, "%v", err)
+		return
+	}
+	u, err := url.Parse(clickMacros.Replace(raw, func(string) string { return marker }))
 	switch {
 	case err != nil:
 		p.Add(field, "is not a valid URL: %v", errors.Unwrap(err))
 	case u.Scheme != "http" && u.Scheme != "https":
 		p.Add(field, "must be an absolute http or https URL")
-	case u.Host == "":
+	case u.Host == "" || u.Opaque != "":
 		p.Add(field, "must name a host")
+	case strings.Contains(u.Host, marker), u.User != nil && strings.Contains(u.User.String(), marker):
+		p.Add(field, "may carry click macros only in its path and query, not in its host")
+	case strings.Contains(u.Fragment, marker):
+		p.Add(field, "may carry click macros only in its path and query, not in its fragment")
+	case strings.ContainsAny(u.Host, "{}"):
+		p.Add(field, "has an unknown macro in its host")
 	}
 }
 

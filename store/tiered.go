@@ -24,6 +24,9 @@ func (s *Store) CreateTieredRule(ctx context.Context, r tiered.Rule) (tiered.Rul
 	if err := validTieredRule(r); err != nil {
 		return tiered.Rule{}, err
 	}
+	if err := tieredRuleReferences(ctx, s.pool, r); err != nil {
+		return tiered.Rule{}, err
+	}
 	def, err := json.Marshal(r)
 	if err != nil {
 		return tiered.Rule{}, fmt.Errorf("encode tiered rule: %w", err)
@@ -39,6 +42,7 @@ func validTieredRule(r tiered.Rule) error {
 	for _, fe := range r.Problems() {
 		p.Add(fe.Field, "%s", fe.Problem)
 	}
+	tieredRuleBounds(&p, r)
 	return p.Err()
 }
 
@@ -46,6 +50,9 @@ func validTieredRule(r tiered.Rule) error {
 // which decide priority, stay.
 func (s *Store) UpdateTieredRule(ctx context.Context, id int64, r tiered.Rule) (tiered.Rule, error) {
 	if err := validTieredRule(r); err != nil {
+		return tiered.Rule{}, err
+	}
+	if err := tieredRuleReferences(ctx, s.pool, r); err != nil {
 		return tiered.Rule{}, err
 	}
 	def, err := json.Marshal(r)

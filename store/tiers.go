@@ -8,6 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
+
+	"github.com/tierwise/tierwise/limits"
 )
 
 // Partner Tier statuses.
@@ -75,6 +77,7 @@ func (in TierInput) Validate() error {
 			p.Add("status", "must be active for the default tier")
 		}
 	}
+	checkText(&p, "description", in.Description, maxDescriptionLength, true)
 	checkMargin(&p, in.Margin)
 	checkPartnerIDs(&p, in.PartnerIDs)
 	return p.Err()
@@ -101,6 +104,9 @@ func (in TierPatch) Validate() error {
 	if in.Margin != nil {
 		checkMargin(&p, *in.Margin)
 	}
+	if in.Description != nil {
+		checkText(&p, "description", *in.Description, maxDescriptionLength, true)
+	}
 	return p.Err()
 }
 
@@ -112,10 +118,11 @@ type TierOfferInput struct {
 
 var hundred = decimal.NewFromInt(100)
 
+// maxDescriptionLength bounds a tier's internal description.
+const maxDescriptionLength = 2000
+
 func checkMargin(p *Problems, margin decimal.Decimal) {
-	if margin.IsNegative() || margin.GreaterThan(hundred) {
-		p.Add("margin", "must be a percent from 0 to 100, got %s", margin)
-	}
+	checkBound(p, "margin", margin, limits.Percent)
 }
 
 func checkPartnerIDs(p *Problems, ids []int64) {
