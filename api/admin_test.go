@@ -197,18 +197,8 @@ func TestSeedPartnerTierAutoApprove(t *testing.T) {
 	})
 
 	t.Run("OutsiderRefused", func(t *testing.T) {
-		rec := b.do(t, "", "GET", clickPath(private.ID, outsider.ID), nil)
-		require.Equal(t, http.StatusForbidden, rec.Code)
-		body := decode[errorBody](t, rec)
-		require.Equal(t, "forbidden", body.Error.Code)
-		require.Contains(t, body.Error.Message, "private")
-		require.NotContains(t, strings.ToLower(rec.Body.String()), "tier")
+		b.refusedClick(t, private.ID, outsider.ID, "private")
 		require.Equal(t, 1, b.countClicks(t), "a refused click stores nothing")
-
-		ok, reason, err := b.store.MayRun(context.Background(), outsider.ID, private.ID)
-		require.NoError(t, err)
-		require.False(t, ok)
-		require.Contains(t, reason, "private")
 	})
 
 	t.Run("AutoApproveOffRefuses", func(t *testing.T) {
@@ -230,9 +220,7 @@ func TestSeedPartnerTierAutoApprove(t *testing.T) {
 	t.Run("RequireApprovalNeedsApproval", func(t *testing.T) {
 		gated := b.offer(t, adv.ID, store.VisibilityRequireApproval)
 		before := b.countClicks(t)
-		rec := b.do(t, "", "GET", clickPath(gated.ID, outsider.ID), nil)
-		require.Equal(t, http.StatusForbidden, rec.Code)
-		require.Contains(t, decode[errorBody](t, rec).Error.Message, "requires approval")
+		b.refusedClick(t, gated.ID, outsider.ID, "requires approval")
 		require.Equal(t, before, b.countClicks(t))
 
 		approval := decode[store.Approval](t, b.admin(t, http.StatusOK, "PUT",
@@ -256,15 +244,30 @@ func TestSeedPartnerTierAutoApprove(t *testing.T) {
 		require.Equal(t, http.StatusFound, b.do(t, "", "GET", clickPath(public.ID, outsider.ID), nil).Code)
 
 		b.admin(t, http.StatusOK, "PATCH", fmt.Sprintf("/partners/%d", outsider.ID), map[string]any{"status": "suspended"})
-		rec := b.do(t, "", "GET", clickPath(public.ID, outsider.ID), nil)
-		require.Equal(t, http.StatusForbidden, rec.Code)
-		require.Contains(t, decode[errorBody](t, rec).Error.Message, "suspended")
+		b.refusedClick(t, public.ID, outsider.ID, "suspended")
 
 		b.admin(t, http.StatusOK, "PATCH", fmt.Sprintf("/offers/%d", public.ID), map[string]any{"status": "paused"})
-		rec = b.do(t, "", "GET", clickPath(public.ID, member.ID), nil)
-		require.Equal(t, http.StatusForbidden, rec.Code)
-		require.Contains(t, decode[errorBody](t, rec).Error.Message, "paused")
+		b.refusedClick(t, public.ID, member.ID, "paused")
 	})
+}
+
+// refusedClick checks that the public click endpoint refuses the link with a
+// 403 that says only that it is not active (an anonymous caller must not
+// learn why), and that the reason, in words, is why.
+func (b *testBundle) refusedClick(t *testing.T, offerID, partnerID int64, why string) {
+	t.Helper()
+	rec := b.do(t, "", "GET", clickPath(offerID, partnerID), nil)
+	require.Equal(t, http.StatusForbidden, rec.Code)
+	body := decode[errorBody](t, rec)
+	require.Equal(t, "forbidden", body.Error.Code)
+	require.Contains(t, body.Error.Message, "not active")
+	for _, secret := range []string{why, "tier", "suspended", "private", "approval", "paused", "inactive"} {
+		require.NotContains(t, strings.ToLower(body.Error.Message), secret)
+	}
+	ok, reason, err := b.store.MayRun(context.Background(), partnerID, offerID)
+	require.NoError(t, err)
+	require.False(t, ok)
+	require.Contains(t, reason, why)
 }
 
 func TestValidation(t *testing.T) {
@@ -798,9 +801,7 @@ func TestAdvertisers(t *testing.T) {
 		require.Equal(t, store.AdvertiserInactive, patched.Status)
 		offer := b.offer(t, created.ID, store.VisibilityPublic)
 		partner := b.partner(t, map[string]any{})
-		rec := b.do(t, "", "GET", clickPath(offer.ID, partner.ID), nil)
-		require.Equal(t, http.StatusForbidden, rec.Code)
-		require.Contains(t, decode[errorBody](t, rec).Error.Message, "advertiser is inactive")
+		b.refusedClick(t, offer.ID, partner.ID, "advertiser is inactive")
 	})
 }
 

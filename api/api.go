@@ -6,8 +6,10 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -16,6 +18,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/tierwise/tierwise/ingest"
+	"github.com/tierwise/tierwise/limits"
 	"github.com/tierwise/tierwise/store"
 )
 
@@ -81,9 +84,47 @@ func (s *Server) Start() (stop func()) {
 // Handler returns the routes.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, middleware.Recoverer, s.logRequests)
+	r.Use(middleware.RequestID, middleware.Recoverer, s.logRequests, s.checkQuery)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, store.NotFound("route", r.Method+" "+limits.Clip(r.URL.Path)))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, fmt.Errorf("%s %s: %w", r.Method, limits.Clip(r.URL.Path), errMethodNotAllowed))
+	})
 	s.routes(r)
 	return r
+}
+
+// checkQuery refuses a query string that no route can use: a parameter
+// whose name or value is not text (a NUL, a control character, invalid
+// UTF-8) or is longer than any parameter tierwise reads. Each route checks
+// its own parameters' types and bounds; this is the floor under all of
+// them, so no such value reaches PostgreSQL (which cannot store a NUL).
+func (s *Server) checkQuery(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			s.writeError(w, r, store.Invalid("query", "is not a valid query string"))
+			return
+		}
+		var p store.Problems
+		for k, vs := range q {
+			if err := limits.Text(k, 64, false); err != nil {
+				p.Add("query", "a parameter name %v", err)
+				continue
+			}
+			for _, v := range vs {
+				if err := limits.Text(v, limits.MaxTextValueLength, false); err != nil {
+					p.Add(k, "%v", err)
+				}
+			}
+		}
+		if err := p.Err(); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) routes(r chi.Router) {
@@ -112,7 +153,10 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 }
 
 // readyz reports whether PostgreSQL and Temporal answer, naming the one that
-// does not.
+// does not; the error itself (addresses, dial errors) goes to the log, not
+// to an anonymous caller. The API is ready without Temporal: postbacks are
+// then stored and signalled later by the sweeper, so readyz answers 200
+// with "temporal": "unreachable" and only PostgreSQL makes it 503.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
@@ -120,11 +164,13 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	body := map[string]string{"postgres": "ok", "temporal": "ok"}
 	if err := s.pool.Ping(ctx); err != nil {
 		status = http.StatusServiceUnavailable
-		body["postgres"] = "unreachable: " + err.Error()
+		body["postgres"] = "unreachable"
+		s.logger.WarnContext(ctx, "readyz: PostgreSQL unreachable", "error", err)
 	}
 	if _, err := s.temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-		status = http.StatusServiceUnavailable
-		body["temporal"] = "unreachable: " + err.Error()
+		body["temporal"] = "unreachable"
+		body["postbacks"] = "accepted; signalled once Temporal answers"
+		s.logger.WarnContext(ctx, "readyz: Temporal unreachable", "error", err)
 	}
 	writeJSON(w, status, body)
 }

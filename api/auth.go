@@ -14,13 +14,14 @@ type ctxKey int
 
 const partnerIDKey ctxKey = iota
 
-// bearer returns the request's bearer token.
+// bearer returns the request's bearer token. The scheme is
+// case-insensitive (RFC 9110 §11.1): "bearer x" is "Bearer x".
 func bearer(r *http.Request) string {
-	h := r.Header.Get("Authorization")
-	if token, ok := strings.CutPrefix(h, "Bearer "); ok {
-		return strings.TrimSpace(token)
+	scheme, token, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
 	}
-	return ""
+	return strings.TrimSpace(token)
 }
 
 // requireAdmin admits requests with an admin key: one from the configuration

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -21,7 +23,9 @@ func (s *Server) partnerRoutes(r chi.Router) {
 }
 
 // click records a click and redirects the visitor to the offer's
-// destination, or refuses a partner who may not run the offer with 403.
+// destination. A partner who may not run the offer gets a 403 that says only
+// that the link is not active: the caller is anonymous and must not learn
+// that a partner is suspended or an offer private. The reason is logged.
 func (s *Server) click(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	var problems store.Problems
@@ -37,7 +41,7 @@ func (s *Server) click(w http.ResponseWriter, r *http.Request) {
 		}
 		ids[name] = n
 	}
-	in := store.ClickInput{OfferID: ids["offer_id"], PartnerID: ids["partner_id"]}
+	in := store.ClickInput{OfferID: ids["offer_id"], PartnerID: ids["partner_id"], SourceID: q.Get("source_id")}
 	for i := range in.Subs {
 		in.Subs[i] = q.Get("sub" + strconv.Itoa(i+1))
 	}
@@ -46,6 +50,11 @@ func (s *Server) click(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, destination, err := s.store.RecordClick(r.Context(), in)
+	if errors.Is(err, store.ErrNotAllowed) {
+		s.logger.InfoContext(r.Context(), "click refused", "offer_id", in.OfferID, "partner_id", in.PartnerID, "reason", err.Error())
+		s.writeError(w, r, errInactiveLink)
+		return
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -53,6 +62,10 @@ func (s *Server) click(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, destination, http.StatusFound)
 }
+
+// errInactiveLink is the public answer to a tracking link that cannot be
+// followed.
+var errInactiveLink = fmt.Errorf("this tracking link is not active: %w", errForbidden)
 
 // partnerOffers lists the offers the calling partner may run with the payout
 // it gets for each event now.

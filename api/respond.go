@@ -43,6 +43,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, errForbidden), errors.Is(err, store.ErrNotAllowed):
 		status = http.StatusForbidden
 		body.Error.Code = "forbidden"
+	case errors.Is(err, errMethodNotAllowed):
+		status = http.StatusMethodNotAllowed
+		body.Error.Code = "method_not_allowed"
 	default:
 		body.Error.Code = "internal"
 	}
@@ -57,6 +60,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 var (
 	errUnauthorized = errors.New("missing or unknown API key")
 	errForbidden    = errors.New("this key may not do that")
+	// errMethodNotAllowed is a route that exists, asked with another method.
+	errMethodNotAllowed = errors.New("method not allowed")
 )
 
 // page is a cursor pagination request: items with an id after After, at most
