@@ -5,8 +5,8 @@ GO ?= go
 .PHONY: dev test check build
 
 ## dev: run everything in one process (embedded Temporal, Web UI, PostgreSQL, worker, API)
-dev:
-	$(GO) run ./cmd/tierwise dev
+dev: build
+	@exec ./bin/tierwise dev
 
 ## test: formatting, vet and every test against real PostgreSQL and Temporal
 test: check
@@ -20,4 +20,4 @@ check:
 	$(GO) vet ./...
 
 build:
-	$(GO) build -o bin/tierwise ./cmd/tierwise
+	$(GO) build -buildvcs=auto -o bin/tierwise ./cmd/tierwise

@@ -43,12 +43,24 @@ func New(st *store.Store, c client.Client, logger *slog.Logger) *Activities {
 // after it commits.
 func (a *Activities) PriceConversion(ctx context.Context, conversionID int64) (workflows.PriceResult, error) {
 	var facts *customervalue.Conversion
+	var rules []customervalue.Rule
 	c, priced, signals, err := a.store.PriceConversion(ctx, conversionID, func(ctx context.Context, p *store.PricingTx) (store.Priced, error) {
 		pr, err := Price(ctx, p)
-		if rec, ok := pr.Pricing.(pricing.Record); ok && err == nil {
+		if err != nil {
+			return pr, err
+		}
+		if p.Conversion.Anonymous() {
+			pr.ValueEvaluated = true
+			return pr, nil
+		}
+		if rules, err = p.CustomerValueRules(ctx); err != nil {
+			return pr, err
+		}
+		pr.ValueEvaluated = len(rules) == 0
+		if rec, ok := pr.Pricing.(pricing.Record); ok {
 			facts = valueFacts(p.Conversion, rec)
 		}
-		return pr, err
+		return pr, nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return workflows.PriceResult{}, temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeNotFound, err)
@@ -68,9 +80,7 @@ func (a *Activities) PriceConversion(ctx context.Context, conversionID int64) (w
 	res := workflows.PriceResult{Priced: priced, PartnerID: c.PartnerID, OfferID: c.OfferID, Payout: c.Payout.String()}
 	if priced && !c.Anonymous() {
 		// The customer's workflow evaluates the Customer Value rules.
-		if res.Rules, err = a.store.ActiveCustomerValueRules(ctx); err != nil {
-			return workflows.PriceResult{}, err
-		}
+		res.Rules = rules
 		loc, err := a.store.NetworkTimeZone(ctx)
 		if err != nil {
 			return workflows.PriceResult{}, err

@@ -40,7 +40,7 @@ func (a *Activities) RecordCustomer(ctx context.Context, r workflows.CustomerRec
 		}
 		outcomes = append(outcomes, v)
 	}
-	return a.store.RecordCustomer(ctx, r.State.AdvertiserID, r.State.UserID, outcomes, r.State)
+	return a.store.RecordCustomer(ctx, r.State.AdvertiserID, r.State.UserID, outcomes, r.Evaluated, r.State)
 }
 
 // valueFacts is what the Customer Value rules read of a priced conversion:

@@ -91,7 +91,7 @@ func (a *Activities) reprice(ctx context.Context, cycle workflows.Cycle, progres
 	var res workflows.RepriceResult
 	res.Band = -1
 	if rule.RetroMode() == tiered.RetroDisabled {
-		return res, nil
+		return res, a.store.MarkCycleRepriced(ctx, keyOf(cycle), nil)
 	}
 	var cursor int64
 	if len(after) > 0 {
@@ -108,7 +108,7 @@ func (a *Activities) reprice(ctx context.Context, cycle workflows.Cycle, progres
 		res.Conversions += chunk.Seen
 		res.Repriced += chunk.Repriced
 		if chunk.LastID == 0 {
-			return res, nil
+			return res, a.store.MarkCycleRepriced(ctx, keyOf(cycle), &res.Band)
 		}
 		cursor = chunk.LastID
 		if progress != nil {

@@ -35,9 +35,29 @@ func (s *Server) adminRoutes(r chi.Router) {
 	r.Put("/partners/{id}/approvals/{offer_id}", s.approveOffer)
 	r.Delete("/partners/{id}/approvals/{offer_id}", s.revokeApproval)
 	r.Post("/partners/{id}/api-keys", s.createPartnerKey)
+	r.Get("/approval-requests", s.listApprovalRequests)
 
 	s.tierRoutes(r)
 	s.customPayoutRoutes(r)
+}
+
+// listApprovalRequests lists partners' requests to run require-approval
+// offers that are not granted yet, oldest first.
+func (s *Server) listApprovalRequests(w http.ResponseWriter, r *http.Request) {
+	p, _, err := filters(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	reqs, err := s.store.ApprovalRequests(r.Context(), p.Limit)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if reqs == nil {
+		reqs = []store.ApprovalRequest{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": reqs})
 }
 
 // filters reads the page and the named numeric query filters (0 when

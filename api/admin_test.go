@@ -710,13 +710,43 @@ func TestPartnerOffers(t *testing.T) {
 	})
 
 	t.Run("OfferDefaultsWithoutTier", func(t *testing.T) {
-		view, _ := list(outsiderKey, "")
-		require.Len(t, view.Items, 1)
-		require.Equal(t, public.ID, view.Items[0].ID)
+		view, raw := list(outsiderKey, "")
+		require.Len(t, view.Items, 2, "the require-approval offer, requestable, and the public one, not the private one")
+		require.Equal(t, margined.ID, view.Items[0].ID)
+		require.Equal(t, store.AccessRequestable, view.Items[0].Access)
+		require.Empty(t, view.Items[0].TrackingURL, "no link before approval")
+		require.Equal(t, public.ID, view.Items[1].ID)
+		require.Equal(t, store.AccessRunnable, view.Items[1].Access)
+		require.NotContains(t, raw, "acme.example", "partners never see the advertiser's destination")
+		link, err := url.Parse(view.Items[1].TrackingURL)
+		require.NoError(t, err)
+		require.Equal(t, "/click", link.Path)
+		require.Equal(t, fmt.Sprint(public.ID), link.Query().Get("offer_id"))
+		require.Equal(t, fmt.Sprint(outsider.ID), link.Query().Get("partner_id"))
+		require.Equal(t, "{sub1}", link.Query().Get("sub1"))
+
+		// The partner asks to run the offer; the admin sees the request.
+		requestPath := fmt.Sprintf("/partner/offers/%d/approval-request", margined.ID)
+		req := decode[store.ApprovalRequest](t, b.do(t, outsiderKey, "POST", requestPath, map[string]any{"note": "email list of 40k traders"}))
+		require.Equal(t, outsider.ID, req.PartnerID)
+		again := decode[store.ApprovalRequest](t, b.do(t, outsiderKey, "POST", requestPath, nil))
+		require.Equal(t, req.RequestedAt, again.RequestedAt, "asking twice keeps the first request")
+		require.Equal(t, http.StatusNotFound, b.do(t, outsiderKey, "POST", fmt.Sprintf("/partner/offers/%d/approval-request", hidden.ID), nil).Code,
+			"a private offer is not requestable, nor known")
+		require.Equal(t, http.StatusConflict, b.do(t, outsiderKey, "POST", fmt.Sprintf("/partner/offers/%d/approval-request", public.ID), nil).Code)
+		pending := decode[struct{ Items []store.ApprovalRequest }](t, b.admin(t, http.StatusOK, "GET", "/approval-requests", nil))
+		require.Len(t, pending.Items, 1)
+		require.Equal(t, "email list of 40k traders", pending.Items[0].Note)
+		view, _ = list(outsiderKey, "")
+		require.NotNil(t, view.Items[0].ApprovalRequestedAt)
 
 		b.admin(t, http.StatusOK, "PUT", fmt.Sprintf("/partners/%d/approvals/%d", outsider.ID, margined.ID), nil)
+		pending = decode[struct{ Items []store.ApprovalRequest }](t, b.admin(t, http.StatusOK, "GET", "/approval-requests", nil))
+		require.Empty(t, pending.Items, "granted")
 		view, _ = list(outsiderKey, "")
 		require.Len(t, view.Items, 2)
+		require.Equal(t, store.AccessRunnable, view.Items[0].Access)
+		require.NotEmpty(t, view.Items[0].TrackingURL)
 		require.Equal(t, map[string]string{
 			"":        "cpa 5 0",
 			"deposit": "cps 0 5",

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -35,17 +36,22 @@ type Config struct {
 	// PostbackMaxAge is how old a postback's timestamp may be (default 400
 	// days; POSTBACK_MAX_AGE_DAYS).
 	PostbackMaxAge time.Duration
-	Logger         *slog.Logger
+	// PublicURL is the address partners' tracking links point at
+	// (PUBLIC_URL, such as https://track.example.com); empty: the address
+	// each request came to.
+	PublicURL string
+	Logger    *slog.Logger
 }
 
 // Server serves the HTTP API.
 type Server struct {
-	pool      *pgxpool.Pool
-	store     *store.Store
-	ingester  *ingest.Ingester
-	temporal  client.Client
-	adminKeys []string
-	logger    *slog.Logger
+	pool       *pgxpool.Pool
+	store      *store.Store
+	ingester   *ingest.Ingester
+	temporal   client.Client
+	adminKeys  []string
+	publicBase string
+	logger     *slog.Logger
 }
 
 // NewServer returns a server for cfg.
@@ -55,12 +61,13 @@ func NewServer(cfg Config) *Server {
 	}
 	st := store.New(cfg.Pool)
 	return &Server{
-		pool:      cfg.Pool,
-		store:     st,
-		ingester:  ingest.New(st, cfg.Temporal, cfg.Logger, ingest.Options{MaxAge: cfg.PostbackMaxAge}),
-		temporal:  cfg.Temporal,
-		adminKeys: cfg.AdminKeys,
-		logger:    cfg.Logger,
+		pool:       cfg.Pool,
+		store:      st,
+		ingester:   ingest.New(st, cfg.Temporal, cfg.Logger, ingest.Options{MaxAge: cfg.PostbackMaxAge}),
+		temporal:   cfg.Temporal,
+		adminKeys:  cfg.AdminKeys,
+		publicBase: strings.TrimSuffix(cfg.PublicURL, "/"),
+		logger:     cfg.Logger,
 	}
 }
 

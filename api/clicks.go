@@ -20,6 +20,7 @@ func (s *Server) clickRoutes(r chi.Router) {
 // partnerRoutes is the API partners call with their own key.
 func (s *Server) partnerRoutes(r chi.Router) {
 	r.Get("/partner/offers", s.partnerOffers)
+	r.Post("/partner/offers/{id}/approval-request", s.requestApproval)
 }
 
 // click records a click and redirects the visitor to the offer's
@@ -80,5 +81,52 @@ func (s *Server) partnerOffers(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	base := s.publicURL(r)
+	for i := range offers {
+		if offers[i].TrackingURL != "" {
+			offers[i].TrackingURL = base + offers[i].TrackingURL
+		}
+	}
 	writeJSON(w, http.StatusOK, newList(offers, p, func(o store.PartnerOffer) int64 { return o.ID }))
+}
+
+// publicURL is the address partners' tracking links point at: PUBLIC_URL
+// when configured, else the address this request came to.
+func (s *Server) publicURL(r *http.Request) string {
+	if s.publicBase != "" {
+		return s.publicBase
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+type approvalRequestInput struct {
+	Note string `json:"note"`
+}
+
+// requestApproval records the calling partner's request to run a
+// require-approval offer; an admin grants it with PUT
+// /partners/{id}/approvals/{offer_id}.
+func (s *Server) requestApproval(w http.ResponseWriter, r *http.Request) {
+	offerID, err := pathID(r, "id")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var in approvalRequestInput
+	if r.ContentLength != 0 {
+		if err := decodeJSON(r, &in); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	req, err := s.store.RequestApproval(r.Context(), partnerID(r), offerID, in.Note)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, req)
 }

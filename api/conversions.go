@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/shopspring/decimal"
 
+	"github.com/tierwise/tierwise/csvexport"
 	"github.com/tierwise/tierwise/ingest"
 	"github.com/tierwise/tierwise/pricing"
 	"github.com/tierwise/tierwise/store"
@@ -92,7 +92,11 @@ func (s *Server) conversionView(r *http.Request, id int64) (conversionView, erro
 	if err != nil {
 		return conversionView{}, err
 	}
-	return conversionView{Conversion: c, Lines: lines}, nil
+	cs := []store.Conversion{c}
+	if err := s.store.WithPending(r.Context(), cs); err != nil {
+		return conversionView{}, err
+	}
+	return conversionView{Conversion: cs[0], Lines: lines}, nil
 }
 
 // explanation answers "why did this partner get this amount?".
@@ -102,6 +106,7 @@ type explanation struct {
 	Payout       decimal.Decimal    `json:"payout"`
 	Revenue      decimal.Decimal    `json:"revenue"`
 	Priced       bool               `json:"priced"`
+	Pending      []string           `json:"pending"`
 	Note         string             `json:"note,omitempty"`
 	Pricing      *pricing.Record    `json:"pricing,omitempty"`
 	Tiered       json.RawMessage    `json:"tiered,omitempty"` // the tiered commission's explanation
@@ -119,7 +124,8 @@ func (s *Server) explainConversion(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	e := explanation{ConversionID: id, Status: v.Status, Payout: v.Payout, Revenue: v.Revenue, Priced: v.PricedAt != nil, Tiered: v.Tiered, Lines: v.Lines}
+	e := explanation{ConversionID: id, Status: v.Status, Payout: v.Payout, Revenue: v.Revenue, Priced: v.Priced, Pending: v.Pending,
+		Tiered: v.Tiered, Lines: v.Lines}
 	switch {
 	case v.Pricing != nil:
 		e.Pricing = new(pricing.Record)
@@ -130,7 +136,7 @@ func (s *Server) explainConversion(w http.ResponseWriter, r *http.Request) {
 	case v.Status == store.StatusPending:
 		e.Note = "pending conversions are not priced until approved"
 	case v.Status == store.StatusRejected:
-		e.Note = "rejected conversions are never priced"
+		e.Note = "rejected (" + v.RejectionReason + "): rejected conversions are never priced"
 	default:
 		e.Note = "accepted and waiting to be priced"
 	}
@@ -300,7 +306,7 @@ func (s *Server) createPayoutRun(w http.ResponseWriter, r *http.Request) {
 func (s *Server) conversionFilter(r *http.Request) (store.ConversionFilter, error) {
 	q := r.URL.Query()
 	var p store.Problems
-	f := store.ConversionFilter{Status: q.Get("status"), UserID: q.Get("user_id")}
+	f := store.ConversionFilter{Status: q.Get("status"), UserID: q.Get("user_id"), RejectionReason: q.Get("rejection_reason")}
 	pg, err := parsePage(r)
 	if err != nil {
 		return f, err
@@ -344,6 +350,12 @@ func (s *Server) conversionFilter(r *http.Request) (store.ConversionFilter, erro
 	default:
 		p.Add("status", "must be pending, approved or rejected")
 	}
+	switch f.RejectionReason {
+	case "", store.RejectPartnerNotApproved, store.RejectPartnerInactive, store.RejectOfferInactive,
+		store.RejectAdvertiserInactive, store.RejectReversed, store.RejectPostback, store.RejectManual:
+	default:
+		p.Add("rejection_reason", "must be one of partner_not_approved, partner_inactive, offer_inactive, advertiser_inactive, reversed, postback, manual")
+	}
 	return f, p.Err()
 }
 
@@ -360,11 +372,15 @@ func (s *Server) listConversions(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if err := s.store.WithPending(r.Context(), cs); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	writeJSON(w, http.StatusOK, newList(cs, page{Limit: limit}, func(c store.Conversion) int64 { return c.ID }))
 }
 
 var csvHeader = []string{"id", "occurred_at", "advertiser_id", "offer_id", "partner_id", "event", "user_id",
-	"transaction_id", "order_id", "status", "currency", "sale_amount", "payout", "revenue", "reversed", "rules"}
+	"transaction_id", "order_id", "status", "rejection_reason", "currency", "sale_amount", "payout", "revenue", "reversed", "rules"}
 
 // exportConversions streams the whole filtered report as CSV, page by page.
 func (s *Server) exportConversions(w http.ResponseWriter, r *http.Request) {
@@ -376,7 +392,7 @@ func (s *Server) exportConversions(w http.ResponseWriter, r *http.Request) {
 	f.Limit = 1000
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="conversions.csv"`)
-	cw := csv.NewWriter(w)
+	cw := csvexport.NewWriter(w)
 	_ = cw.Write(csvHeader)
 	for {
 		cs, err := s.store.ListConversions(r.Context(), f)
@@ -388,7 +404,7 @@ func (s *Server) exportConversions(w http.ResponseWriter, r *http.Request) {
 		for _, c := range cs {
 			_ = cw.Write([]string{strconv.FormatInt(c.ID, 10), c.OccurredAt.Format(time.RFC3339), strconv.FormatInt(c.AdvertiserID, 10),
 				strconv.FormatInt(c.OfferID, 10), strconv.FormatInt(c.PartnerID, 10), c.Event, c.UserID, c.TransactionID, c.OrderID,
-				c.Status, c.Currency, c.SaleAmount.String(), c.Payout.String(), c.Revenue.String(), strconv.FormatBool(c.ReversedAt != nil),
+				c.Status, c.RejectionReason, c.Currency, c.SaleAmount.String(), c.Payout.String(), c.Revenue.String(), strconv.FormatBool(c.ReversedAt != nil),
 				strings.Join(c.RuleNames(), "; ")})
 		}
 		if len(cs) < f.Limit {
@@ -396,5 +412,5 @@ func (s *Server) exportConversions(w http.ResponseWriter, r *http.Request) {
 		}
 		f.After = cs[len(cs)-1].ID
 	}
-	cw.Flush()
+	_ = cw.Flush()
 }

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/tierwise/tierwise/csvexport"
 	"github.com/tierwise/tierwise/customervalue"
 	"github.com/tierwise/tierwise/store"
 	"github.com/tierwise/tierwise/workflows"
@@ -118,7 +118,7 @@ func (s *Server) customerEventsCSV(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="conversion-events.csv"`)
-	cw := csv.NewWriter(w)
+	cw := csvexport.NewWriter(w)
 	_ = cw.Write([]string{"id", "occurred_at", "event", "offer_id", "partner_id", "status", "sale_amount", "payout", "revenue", "data_points", "rules"})
 	for _, c := range rep.Conversions {
 		keys := make([]string, 0, len(c.Data))
@@ -134,5 +134,5 @@ func (s *Server) customerEventsCSV(w http.ResponseWriter, r *http.Request) {
 			strconv.FormatInt(c.PartnerID, 10), c.Status, c.SaleAmount.String(), c.Payout.String(), c.Revenue.String(),
 			strings.Join(data, "; "), strings.Join(c.RuleNames(), "; ")})
 	}
-	cw.Flush()
+	_ = cw.Flush()
 }

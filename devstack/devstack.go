@@ -36,10 +36,13 @@ type Config struct {
 	APIAddr      string // host:port of the HTTP API
 	TemporalPort int
 	UIPort       int
-	AdminKeys    []string     // empty: one generated and kept in DataDir/admin-key
-	Namespace    string       // default "default"
-	Logger       *slog.Logger // the application's structured log
-	Progress     io.Writer    // human-readable start-up lines; nil discards
+	AdminKeys    []string // empty: one generated and kept in DataDir/admin-key
+	Namespace    string   // default "default"
+	// PostbackMaxAge and PublicURL are the API's (api.Config).
+	PostbackMaxAge time.Duration
+	PublicURL      string
+	Logger         *slog.Logger // the application's structured log
+	Progress       io.Writer    // human-readable start-up lines; nil discards
 }
 
 // Stack is a running dev stack.
@@ -153,7 +156,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 
 	l, err := net.Listen("tcp", cfg.APIAddr)
 	if err != nil {
-		return nil, fmt.Errorf("listen for the API on %s: %w", cfg.APIAddr, err)
+		return nil, fmt.Errorf("the API's address %s is taken; choose another with --api-addr: %w", cfg.APIAddr, err)
 	}
 	s.apiURL = "http://" + l.Addr().String()
 	if len(cfg.AdminKeys) == 0 {
@@ -164,7 +167,8 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		cfg.AdminKeys = []string{key}
 	}
 	s.adminKey = cfg.AdminKeys[0]
-	apiServer := api.NewServer(api.Config{Pool: s.pool, Temporal: s.client, AdminKeys: cfg.AdminKeys, Logger: cfg.Logger})
+	apiServer := api.NewServer(api.Config{Pool: s.pool, Temporal: s.client, AdminKeys: cfg.AdminKeys, Logger: cfg.Logger,
+		PostbackMaxAge: cfg.PostbackMaxAge, PublicURL: cfg.PublicURL})
 	s.stopAPI = apiServer.Start()
 	s.http = &http.Server{Handler: apiServer.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	s.httpDone = make(chan error, 1)

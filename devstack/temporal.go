@@ -71,6 +71,13 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 		return nil, err
 	}
 	if cfg.Port != 0 {
+		// The server exits the process when it cannot listen, without a
+		// word, so the port is checked first.
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Port)))
+		if err != nil {
+			return nil, fmt.Errorf("temporal: port %d is taken (another tierwise dev or Temporal server?); choose another with --temporal-port: %w", cfg.Port, err)
+		}
+		_ = l.Close()
 		ports[0] = cfg.Port
 	}
 	address := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))

@@ -43,7 +43,7 @@ func StartUI(ctx context.Context, temporalAddress, namespace string, port int) (
 	// checked first.
 	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	if err != nil {
-		return nil, fmt.Errorf("web ui: port %d: %w", port, err)
+		return nil, fmt.Errorf("web ui: port %d is taken; choose another with --ui-port: %w", port, err)
 	}
 	_ = l.Close()
 

@@ -57,16 +57,23 @@ type Conversion struct {
 	CouponCode      string    `json:"coupon_code,omitempty"`
 	// EmailSHA256 is the SHA-256 (hex) of the lower-cased email the
 	// postback sent; tierwise never stores the address itself.
-	EmailSHA256 string          `json:"email_sha256,omitempty"`
-	SourceID    string          `json:"source_id,omitempty"` // the click's source_id
-	Data        map[string]any  `json:"data"`
-	WorkflowID  string          `json:"workflow_id"`
-	SignalledAt *time.Time      `json:"signalled_at,omitempty"`
-	PricedAt    *time.Time      `json:"priced_at,omitempty"`
-	ReversedAt  *time.Time      `json:"reversed_at,omitempty"`
-	Payout      decimal.Decimal `json:"payout"`
-	Revenue     decimal.Decimal `json:"revenue"`
-	Pricing     json.RawMessage `json:"-"`
+	EmailSHA256 string         `json:"email_sha256,omitempty"`
+	SourceID    string         `json:"source_id,omitempty"` // the click's source_id
+	Data        map[string]any `json:"data"`
+	WorkflowID  string         `json:"workflow_id"`
+	SignalledAt *time.Time     `json:"signalled_at,omitempty"`
+	PricedAt    *time.Time     `json:"priced_at,omitempty"`
+	// Priced says whether the conversion has been priced (its lines are
+	// written); Pending lists the work still to come that may change its
+	// amounts (PendingPricing, PendingCustomerValue, PendingRepricing), filled
+	// in by WithPending; empty: the amounts are final until a refund, a
+	// reversal, a later band or the end of a Customer Value cycle.
+	Priced     bool            `json:"priced"`
+	Pending    []string        `json:"pending"`
+	ReversedAt *time.Time      `json:"reversed_at,omitempty"`
+	Payout     decimal.Decimal `json:"payout"`
+	Revenue    decimal.Decimal `json:"revenue"`
+	Pricing    json.RawMessage `json:"-"`
 	// TieredRuleID is the tiered commission that adjusted the conversion
 	// (0: none), TieredBand the band it was priced at (-1: none).
 	TieredRuleID   int64  `json:"tiered_rule_id,omitempty"`
@@ -98,7 +105,74 @@ func scanConversion(row pgx.Row) (Conversion, error) {
 		&c.Payout, &c.Revenue, &c.Pricing, &c.TieredRuleID, &c.TieredBand, &c.Tiered, &c.RejectionReason,
 		&c.CouponCode, &c.EmailSHA256, &c.SourceID, &c.TieredRuleName, &c.ValueRuleNames)
 	c.OccurredAt, c.ReceivedAt = c.OccurredAt.UTC(), c.ReceivedAt.UTC()
+	c.Priced = c.PricedAt != nil
 	return c, err
+}
+
+// The work that may still change a conversion's amounts (DESIGN §14.12).
+const (
+	// PendingPricing: approved and accepted, not priced yet.
+	PendingPricing = "pricing"
+	// PendingCustomerValue: priced; the customer's Customer Value rules have
+	// not seen it yet (a bonus or an override may follow).
+	PendingCustomerValue = "customer_value"
+	// PendingRepricing: its commission cycle reached a higher band and the
+	// retroactive re-pricing of the cycle has not reached it yet.
+	PendingRepricing = "retroactive_repricing"
+)
+
+// WithPending fills in the Pending work of each conversion, in one
+// statement.
+func (s *Store) WithPending(ctx context.Context, cs []Conversion) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(cs))
+	for i, c := range cs {
+		ids[i] = c.ID
+	}
+	rows, err := s.pool.Query(ctx, `SELECT c.id,
+			c.status = 'approved' AND c.priced_at IS NULL,
+			c.status = 'approved' AND c.priced_at IS NOT NULL AND c.reversed_at IS NULL AND c.value_evaluated_at IS NULL,
+			c.status = 'approved' AND c.reversed_at IS NULL AND EXISTS (SELECT 1 FROM commission_cycles cc
+				WHERE cc.rule_id = c.tiered_rule_id AND cc.partner_id = c.partner_id AND cc.offer_id = c.offer_id
+					AND cc.period_start = c.tiered_period_start AND c.tiered_band < cc.band AND cc.repriced_band < cc.band)
+				AND (SELECT coalesce(definition->>'retro_mode', '') NOT IN ('', 'disabled') FROM tiered_rules WHERE id = c.tiered_rule_id)
+				AND NOT EXISTS (SELECT 1 FROM ledger_lines l WHERE l.conversion_id = c.id AND l.kind = 'payout' AND l.payout_run_id IS NOT NULL)
+		FROM conversions c WHERE c.id = ANY($1)`, ids)
+	if err != nil {
+		return fmt.Errorf("read pending work: %w", err)
+	}
+	defer rows.Close()
+	pending := make(map[int64][]string, len(cs))
+	for rows.Next() {
+		var id int64
+		var pricing, value, repricing bool
+		if err := rows.Scan(&id, &pricing, &value, &repricing); err != nil {
+			return fmt.Errorf("read pending work: %w", err)
+		}
+		var p []string
+		if pricing {
+			p = append(p, PendingPricing)
+		}
+		if value {
+			p = append(p, PendingCustomerValue)
+		}
+		if repricing {
+			p = append(p, PendingRepricing)
+		}
+		pending[id] = p
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read pending work: %w", err)
+	}
+	for i := range cs {
+		cs[i].Pending = pending[cs[i].ID]
+		if cs[i].Pending == nil {
+			cs[i].Pending = []string{}
+		}
+	}
+	return nil
 }
 
 // NewConversion is a validated postback, ready to store.

@@ -31,10 +31,11 @@ type ValueOutcome struct {
 }
 
 // RecordCustomer writes Customer Value outcomes and the customer's state
-// snapshot in one transaction. An outcome's lines are keyed, so writing it
-// twice changes nothing. An override's line is the difference between its
-// target and the conversion's layer 1–4 lines, which it supersedes.
-func (s *Store) RecordCustomer(ctx context.Context, advertiserID int64, userID string, outcomes []ValueOutcome, snapshot any) error {
+// snapshot in one transaction, and marks the evaluated conversions so. An
+// outcome's lines are keyed, so writing it twice changes nothing. An
+// override's line is the difference between its target and the
+// conversion's layer 1–4 lines, which it supersedes.
+func (s *Store) RecordCustomer(ctx context.Context, advertiserID int64, userID string, outcomes []ValueOutcome, evaluated []int64, snapshot any) error {
 	state, err := json.Marshal(snapshot)
 	if err != nil {
 		return fmt.Errorf("encode customer snapshot: %w", err)
@@ -65,6 +66,9 @@ func (s *Store) RecordCustomer(ctx context.Context, advertiserID int64, userID s
 			if _, err := updateTotals(ctx, tx, c.ID); err != nil {
 				return err
 			}
+		}
+		if err := markValueEvaluated(ctx, tx, evaluated); err != nil {
+			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO customer_snapshots (advertiser_id, user_id, state) VALUES ($1, $2, $3)
 			ON CONFLICT (advertiser_id, user_id) DO UPDATE SET state = excluded.state, updated_at = now()`,

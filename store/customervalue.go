@@ -290,6 +290,37 @@ func (s *Store) ActiveCustomerValueRules(ctx context.Context) ([]customervalue.R
 	return rules, nil
 }
 
+// CustomerValueRules reads the active Customer Value rules in the pricing
+// transaction.
+func (p *PricingTx) CustomerValueRules(ctx context.Context) ([]customervalue.Rule, error) {
+	rows, err := p.tx.Query(ctx, `SELECT `+customerValueRuleColumns+` FROM customer_value_rules WHERE status = 'active' ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("read active customer value rules: %w", err)
+	}
+	recs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (CustomerValueRuleRecord, error) { return scanCustomerValueRule(r) })
+	if err != nil {
+		return nil, fmt.Errorf("read active customer value rules: %w", err)
+	}
+	rules := make([]customervalue.Rule, len(recs))
+	for i, r := range recs {
+		rules[i] = r.Rule
+	}
+	return rules, nil
+}
+
+// MarkValueEvaluated records that the Customer Value rules have seen these
+// priced conversions, so their amounts are final but for retroactive
+// re-pricing and end-of-cycle outcomes.
+func markValueEvaluated(ctx context.Context, tx pgx.Tx, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `UPDATE conversions SET value_evaluated_at = now() WHERE id = ANY($1) AND value_evaluated_at IS NULL`, ids); err != nil {
+		return fmt.Errorf("mark conversions evaluated: %w", err)
+	}
+	return nil
+}
+
 // CustomerValueRules lists rules in id order.
 func (s *Store) CustomerValueRules(ctx context.Context, f CustomerValueRuleFilter) ([]CustomerValueRuleRecord, error) {
 	if err := f.Validate(); err != nil {

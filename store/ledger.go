@@ -69,6 +69,11 @@ type Priced struct {
 	TieredPeriodStart time.Time
 	TieredBand        int
 	Tiered            any // its explanation
+
+	// ValueEvaluated is true when no Customer Value rule will look at the
+	// conversion (it has no customer, or no rule is active): its amounts
+	// are final once priced.
+	ValueEvaluated bool
 }
 
 // PricingTx is the transaction that prices one conversion. The conversion's
@@ -116,8 +121,9 @@ func (s *Store) PriceConversion(ctx context.Context, id int64, price func(contex
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE conversions SET priced_at = now(), pricing = $2,
-				tiered_rule_id = $3, tiered_period_start = $4, tiered_band = $5, tiered = $6
-			WHERE id = $1`, id, blob, ruleID, periodStart, band, tieredBlob); err != nil {
+				tiered_rule_id = $3, tiered_period_start = $4, tiered_band = $5, tiered = $6,
+				value_evaluated_at = CASE WHEN $7 THEN now() END
+			WHERE id = $1`, id, blob, ruleID, periodStart, band, tieredBlob, p.ValueEvaluated); err != nil {
 			return fmt.Errorf("mark conversion %d priced: %w", id, err)
 		}
 		c, err = updateTotals(ctx, tx, id)

@@ -18,9 +18,11 @@ type ConversionFilter struct {
 	AdvertiserID int64
 	TierID       int64 // partners currently in the tier, whatever the date of the activity
 	Status       string
-	UserID       string
-	After        int64 // cursor: ids greater than this
-	Limit        int
+	// RejectionReason selects rejected conversions with this reason.
+	RejectionReason string
+	UserID          string
+	After           int64 // cursor: ids greater than this
+	Limit           int
 }
 
 // ListConversions returns conversions matching f in id order.
@@ -52,6 +54,9 @@ func (s *Store) ListConversions(ctx context.Context, f ConversionFilter) ([]Conv
 	}
 	if f.Status != "" {
 		add("status = $%d", f.Status)
+	}
+	if f.RejectionReason != "" {
+		add("rejection_reason = $%d", f.RejectionReason)
 	}
 	if f.UserID != "" {
 		add("user_id = $%d", f.UserID)

@@ -528,3 +528,16 @@ func (s *Store) EndedOpenCycles(ctx context.Context, before time.Time, limit int
 	}
 	return keys, ends, rows.Err()
 }
+
+// MarkCycleRepriced records that a cycle's conversions were re-priced to
+// band (nil: to whatever band the cycle holds, for a rule whose retroactive
+// mode leaves them as they are), so none of them is shown as pending
+// re-pricing any more.
+func (s *Store) MarkCycleRepriced(ctx context.Context, key CycleKey, band *int) error {
+	if _, err := s.pool.Exec(ctx, `UPDATE commission_cycles SET repriced_band = greatest(repriced_band, coalesce($5, band))
+		WHERE rule_id = $1 AND partner_id = $2 AND offer_id = $3 AND period_start = $4`,
+		key.RuleID, key.PartnerID, key.OfferID, key.PeriodStart, band); err != nil {
+		return fmt.Errorf("mark commission cycle re-priced: %w", err)
+	}
+	return nil
+}

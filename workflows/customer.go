@@ -187,7 +187,9 @@ const (
 // and the state's snapshot, in one transaction.
 type CustomerRecord struct {
 	Outcomes []customervalue.Outcome
-	State    CustomerState
+	// Evaluated are the conversions the rules have now seen.
+	Evaluated []int64
+	State     CustomerState
 }
 
 // PriceConversionActivity is the name of the pricing activity.
@@ -238,11 +240,11 @@ func Customer(ctx workflow.Context, state CustomerState) error {
 
 	// record writes outcomes and the snapshot when there is something to
 	// keep: outcomes, or rules whose progress moved.
-	record := func(outcomes []customervalue.Outcome) {
+	record := func(outcomes []customervalue.Outcome, evaluated ...int64) {
 		if state.UserID == "" || (len(outcomes) == 0 && len(state.Rules) == 0) {
 			return
 		}
-		if err := execute(ctx, RecordCustomerActivity, CustomerRecord{Outcomes: outcomes, State: state}).Get(ctx, nil); err != nil {
+		if err := execute(ctx, RecordCustomerActivity, CustomerRecord{Outcomes: outcomes, Evaluated: evaluated, State: state}).Get(ctx, nil); err != nil {
 			logger.Error("record customer value outcomes", "error", err)
 		}
 	}
@@ -281,7 +283,7 @@ func Customer(ctx workflow.Context, state CustomerState) error {
 		state.LastPricedAt = workflow.Now(ctx).UTC()
 		if res.Conversion != nil && state.UserID != "" {
 			state.Rules, state.TimeZone = res.Rules, res.TimeZone
-			record(state.Value.Apply(state.Rules, *res.Conversion, location()))
+			record(state.Value.Apply(state.Rules, *res.Conversion, location()), res.Conversion.ID)
 		}
 		updateVisibility(ctx, state, version >= 1)
 	}

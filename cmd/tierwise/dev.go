@@ -22,6 +22,8 @@ Environment:
   TIERWISE_ADMIN_KEY  admin API key; default: one generated at the first
                       start and kept in the data directory
   DATABASE_URL        use this PostgreSQL instead of a throwaway cluster
+  PUBLIC_URL          the address partners' tracking links point at
+  POSTBACK_MAX_AGE_DAYS  how old a postback's timestamp may be (default 400)
   TEMPORAL_NAMESPACE  Temporal namespace (default "default")
   LOG_LEVEL           debug, info, warn or error (default info)
   LOG_FORMAT          json or text (default text for dev)
@@ -43,19 +45,25 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	maxAge, err := postbackMaxAge()
+	if err != nil {
+		return err
+	}
 
 	start := time.Now()
 	fmt.Fprintf(stdout, "tierwise dev: starting in %s\n", *dataDir)
 	stack, err := devstack.Start(ctx, devstack.Config{
-		DataDir:      *dataDir,
-		DatabaseURL:  os.Getenv("DATABASE_URL"),
-		APIAddr:      *apiAddr,
-		TemporalPort: *temporalPort,
-		UIPort:       *uiPort,
-		AdminKeys:    splitKeys(env("TIERWISE_ADMIN_KEY", "")),
-		Namespace:    env("TEMPORAL_NAMESPACE", "default"),
-		Logger:       logger,
-		Progress:     stdout,
+		DataDir:        *dataDir,
+		DatabaseURL:    os.Getenv("DATABASE_URL"),
+		APIAddr:        *apiAddr,
+		TemporalPort:   *temporalPort,
+		UIPort:         *uiPort,
+		AdminKeys:      splitKeys(env("TIERWISE_ADMIN_KEY", "")),
+		Namespace:      env("TEMPORAL_NAMESPACE", "default"),
+		PostbackMaxAge: maxAge,
+		PublicURL:      env("PUBLIC_URL", ""),
+		Logger:         logger,
+		Progress:       stdout,
 	})
 	if err != nil {
 		return err

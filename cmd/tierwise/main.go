@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 )
@@ -27,7 +28,8 @@ Commands:
   migrate   apply the database migrations ("migrate version" shows the schema version)
   bench     load generator and correctness check ("bench retro" times retroactive re-pricing)
 
-Run "tierwise <command> --help" for a command's flags and environment variables.
+Run "tierwise <command> --help" for a command's flags and environment variables,
+and "tierwise --version" for the build.
 `
 
 type command struct {
@@ -49,6 +51,10 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version" || args[0] == "version") {
+		fmt.Fprintln(stdout, version())
+		return 0
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stdout, usage)
 		if len(args) == 0 {
@@ -74,6 +80,30 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "tierwise: unknown command %q\n\n%s", args[0], usage)
 	return 2
+}
+
+// version describes the build: the module version, the commit it was built
+// from (with "+modified" when the tree had changes) and the Go version.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "tierwise (unknown build)"
+	}
+	v := "tierwise " + info.Main.Version
+	settings := map[string]string{}
+	for _, s := range info.Settings {
+		settings[s.Key] = s.Value
+	}
+	if rev := settings["vcs.revision"]; rev != "" {
+		v += " " + rev[:min(12, len(rev))]
+		if settings["vcs.modified"] == "true" {
+			v += "+modified"
+		}
+		if t := settings["vcs.time"]; t != "" {
+			v += " " + t
+		}
+	}
+	return v + " " + info.GoVersion
 }
 
 // newFlagSet returns a flag set whose --help prints the command's usage text.

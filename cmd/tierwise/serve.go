@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,7 +36,14 @@ Environment:
   LISTEN_ADDR         listen address (default :8080)
   TIERWISE_ADMIN_KEY  admin API key(s), comma-separated, accepted as
                       "Authorization: Bearer <key>" (required)
-` + connectionEnv
+  PUBLIC_URL          the address partners' tracking links point at, such as
+                      https://track.example.com (default: the address each
+                      request came to)
+  POSTBACK_MAX_AGE_DAYS  how old a postback's timestamp may be (default 400)
+` + connectionEnv + `
+The API starts while Temporal is unreachable: postbacks are stored and
+signalled once it answers (/readyz says "temporal": "unreachable").
+`
 
 const workerUsage = `Usage: tierwise worker
 
@@ -52,7 +60,9 @@ type connections struct {
 	temporal client.Client
 }
 
-func connect(ctx context.Context) (*connections, error) {
+// connect opens the pool and a Temporal client. With lazy, the client
+// connects on first use, so the API starts while Temporal is down.
+func connect(ctx context.Context, lazy bool) (*connections, error) {
 	logger, err := newLogger(os.Stderr)
 	if err != nil {
 		return nil, err
@@ -65,11 +75,16 @@ func connect(ctx context.Context) (*connections, error) {
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
-	tc, err := client.DialContext(ctx, client.Options{
+	opts := client.Options{
 		HostPort:  env("TEMPORAL_ADDRESS", "localhost:7233"),
 		Namespace: env("TEMPORAL_NAMESPACE", "default"),
 		Logger:    sdklog.NewStructuredLogger(logger),
-	})
+	}
+	dial := client.DialContext
+	if lazy {
+		dial = func(_ context.Context, opts client.Options) (client.Client, error) { return client.NewLazyClient(opts) }
+	}
+	tc, err := dial(ctx, opts)
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("connect to Temporal at TEMPORAL_ADDRESS: %w", err)
@@ -91,12 +106,17 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(adminKeys) == 0 {
 		return errors.New("TIERWISE_ADMIN_KEY is required")
 	}
-	conns, err := connect(ctx)
+	maxAge, err := postbackMaxAge()
+	if err != nil {
+		return err
+	}
+	conns, err := connect(ctx, true)
 	if err != nil {
 		return err
 	}
 	defer conns.close()
-	apiServer := api.NewServer(api.Config{Pool: conns.pool, Temporal: conns.temporal, AdminKeys: adminKeys, Logger: conns.logger})
+	apiServer := api.NewServer(api.Config{Pool: conns.pool, Temporal: conns.temporal, AdminKeys: adminKeys, Logger: conns.logger,
+		PostbackMaxAge: maxAge, PublicURL: env("PUBLIC_URL", "")})
 	// Deferred before the HTTP server's shutdown, so stopped after it:
 	// requests finishing during the shutdown are still signalled.
 	defer apiServer.Start()()
@@ -123,7 +143,7 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	conns, err := connect(ctx)
+	conns, err := connect(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -139,6 +159,19 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 	<-ctx.Done()
 	w.Stop()
 	return nil
+}
+
+// postbackMaxAge reads POSTBACK_MAX_AGE_DAYS; 0 when unset (the default).
+func postbackMaxAge() (time.Duration, error) {
+	v := env("POSTBACK_MAX_AGE_DAYS", "")
+	if v == "" {
+		return 0, nil
+	}
+	days, err := strconv.Atoi(v)
+	if err != nil || days < 1 || days > 36500 {
+		return 0, fmt.Errorf("POSTBACK_MAX_AGE_DAYS: must be a number of days from 1 to 36500, got %q", v)
+	}
+	return time.Duration(days) * 24 * time.Hour, nil
 }
 
 // splitKeys splits a comma-separated list of keys.
