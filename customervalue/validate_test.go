@@ -348,7 +348,7 @@ func TestJSONRoundTrip(t *testing.T) {
 			withRevenue(conv(2, 6, 2, "deposit", day.Add(time.Hour), "deposit", "250"), "25.5"),
 			withRevenue(conv(3, 7, 1, "trade", day.Add(2*time.Hour), "trade", "100"), "1"),
 		)
-		s.Refund(2, dec("0"), dec("0.5"))
+		s.Refund(2, dec("0"), dec("0.5"), dec("0"))
 		s.Due(rules, day.AddDate(0, 0, 7), time.UTC)
 
 		b, err := json.Marshal(&s)

@@ -113,11 +113,13 @@ type ReversalSignal struct {
 }
 
 // RefundSignal tells a customer's workflow the totals refunded so far of a
-// conversion.
+// conversion: the sale amount refunded, and what the refunds took off its
+// layer 1–3 revenue and payout.
 type RefundSignal struct {
 	ConversionID int64
 	SaleAmount   string // decimal
 	Revenue      string // decimal
+	Payout       string // decimal; empty in signals sent before it was added
 }
 
 // Signal names of the customer's lifecycle changes.
@@ -241,7 +243,8 @@ func Customer(ctx workflow.Context, state CustomerState) error {
 	handleRefund := func(sig RefundSignal) {
 		sale, _ := decimal.NewFromString(sig.SaleAmount)
 		revenue, _ := decimal.NewFromString(sig.Revenue)
-		state.Value.Refund(sig.ConversionID, sale, revenue)
+		payout, _ := decimal.NewFromString(sig.Payout)
+		state.Value.Refund(sig.ConversionID, sale, revenue, payout)
 		record(nil)
 	}
 	drain := func() {
@@ -263,7 +266,6 @@ func Customer(ctx workflow.Context, state CustomerState) error {
 	}
 
 	updateVisibility(ctx, state, version >= 1)
-	var settledAt time.Time // the last wake-up that settled nothing, so it is not waited for again
 	for {
 		sel := workflow.NewSelector(ctx)
 		sel.AddReceive(conversions, func(c workflow.ReceiveChannel, _ bool) {
@@ -282,14 +284,13 @@ func Customer(ctx workflow.Context, state CustomerState) error {
 			handleRefund(sig)
 		})
 		timerCtx, cancelTimer := workflow.WithCancel(ctx)
-		if wake, ok := state.Value.NextWakeUp(state.Rules, location()); ok && !wake.Equal(settledAt) {
-			// Cycles that ended settle at once; the others on a timer.
+		if wake, ok := state.Value.NextWakeUp(state.Rules, location()); ok {
+			// Cycles that ended settle at once; the others on a timer. A
+			// late conversion into a cycle that a wake-up settled reopens
+			// it, so the same end is waited for again (DESIGN §13.19); Due
+			// settles every ended cycle, so this never spins.
 			sel.AddFuture(workflow.NewTimer(timerCtx, max(0, wake.Sub(workflow.Now(ctx)))), func(workflow.Future) {
-				due := state.Value.Due(state.Rules, workflow.Now(ctx).UTC(), location())
-				if len(due) == 0 {
-					settledAt = wake
-				}
-				record(due)
+				record(state.Value.Due(state.Rules, workflow.Now(ctx).UTC(), location()))
 			})
 		}
 		sel.Select(ctx)
