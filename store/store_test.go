@@ -108,6 +108,7 @@ type sale struct {
 	user    string // "": anonymous
 	at      time.Time
 	status  string // "": approved
+	reason  string // the rejection reason of a rejected one; "": postback
 }
 
 // insert stores a conversion without pricing it.
@@ -129,6 +130,9 @@ func (b *testBundle) insert(t *testing.T, n network, s sale) store.Conversion {
 	}
 	if s.status == store.StatusRejected {
 		nc.RejectionReason = store.RejectPostback
+		if s.reason != "" {
+			nc.RejectionReason = s.reason
+		}
 	}
 	if s.amount != "" {
 		nc.SaleAmount = dec(s.amount)
