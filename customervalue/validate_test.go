@@ -28,7 +28,9 @@ func fieldErrors(t *testing.T, err error) []string {
 	return fields
 }
 
-func TestValidate(t *testing.T) {
+// TestRuleValidation: Validate reports every problem of a rule at once, each
+// naming its field by JSON path.
+func TestRuleValidation(t *testing.T) {
 	t.Parallel()
 
 	tests := []struct {
@@ -225,26 +227,6 @@ func TestResolveTypes(t *testing.T) {
 	require.Equal(t, customervalue.TypeText, r.Conditions[0].Type)
 	require.Equal(t, customervalue.TypeNumber, r.Conditions[1].Type)
 	require.Empty(t, r.Conditions[3].Type, "built-in metrics stay untyped")
-}
-
-func TestOperatorsFor(t *testing.T) {
-	t.Parallel()
-
-	tests := []struct {
-		name string
-		typ  string
-		want []string
-	}{
-		{name: "Text", typ: "text", want: []string{"eq", "ne", "in"}},
-		{name: "Number", typ: "number", want: []string{"gt", "gte", "lt", "lte", "eq", "between"}},
-		{name: "Unknown", typ: "date"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			require.Equal(t, tt.want, customervalue.OperatorsFor(tt.typ))
-		})
-	}
 }
 
 func TestValidateGoalsChange(t *testing.T) {
