@@ -69,7 +69,11 @@
 //     id; the losers are listed in the winner's explanation and are not
 //     spent. Revshare is of the conversion's current sale amount; without
 //     one it pays 0 and the explanation says so. A fixed override of 0 is
-//     allowed (it pays nothing for these customers).
+//     allowed (it pays nothing for these customers). Outcome.Payout is the
+//     rounded target; the ledger's override line is the exact target
+//     (Explanation.Payout.Exact) minus layers 1–4, rounded, ties away from
+//     zero (§13.21): 10% of 241.45 over a $30.00 payout is a line of −5.86.
+//     A manual edit under an override leaves the override deciding.
 //   - Revenue adjustment. For a bonus it is an extra revenue amount on the
 //     bonus line (a percent of the same base as a percent bonus); for an
 //     override it is the conversion's revenue target (a percent of the

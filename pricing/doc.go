@@ -37,6 +37,14 @@
 //     default, and a refunded revenue is taken off the revenue of its own
 //     layer (never turned into a postback revenue). With rates that are
 //     never negative a refund can only lower an amount.
+//   - Manual edits and refunds (the ledger's side, DESIGN §14.11): an edit
+//     sets the layer 1–3 amount with a manual line on top of this
+//     package's amounts; a later refund writes the change Reprice gives
+//     (the amounts after the refund minus those before it) on top of the
+//     edited amount, floored at 0. A revenue refund may take at most the
+//     revenue left, edits included. An edited revenue does not feed the
+//     margin or PRV: the payout stays the one its layer computes (an edit of
+//     the payout is its own).
 //   - Dates: StartsAt is inclusive and EndsAt exclusive, compared as instants
 //     (time zones do not matter). A setting whose EndsAt is not after its
 //     StartsAt never matches. "Dated" means at least one of the two is set.

@@ -74,6 +74,12 @@
 //     retroactive one: CPS 10% at +10%, re-priced in custom mode to a flat
 //     +3, then half refunded, is 5.00 + 3.00 = 8.00. A kept line written
 //     before adjustments were recorded stays as it is.
+//   - Manual edits (DESIGN §14.11): an edit of the layer 1–3 amount
+//     recomputes the tiered line at once (Recompute): CPA $10 at +10% is
+//     $11.00, edited to $15 it is $16.50, and a flat +3 stays +3. An edit
+//     never moves a band or the metrics: they keep the amounts the
+//     conversion was counted with. Retroactive re-pricing reads the edited
+//     amount (Priced.Amounts), so a later band of +20% gives $18.00.
 //   - Reprice re-prices only unpaid conversions below the new band
 //     (Priced.Band, -1 for none; nil trusts the caller to have filtered): in
 //     custom mode a conversion priced at the band itself keeps the band's
