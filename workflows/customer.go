@@ -266,6 +266,7 @@ func Customer(ctx workflow.Context, state CustomerState) error {
 	}
 
 	updateVisibility(ctx, state, version >= 1)
+	var settledAt time.Time // the last wake-up that settled nothing
 	for {
 		sel := workflow.NewSelector(ctx)
 		sel.AddReceive(conversions, func(c workflow.ReceiveChannel, _ bool) {
@@ -284,13 +285,14 @@ func Customer(ctx workflow.Context, state CustomerState) error {
 			handleRefund(sig)
 		})
 		timerCtx, cancelTimer := workflow.WithCancel(ctx)
-		if wake, ok := state.Value.NextWakeUp(state.Rules, location()); ok {
-			// Cycles that ended settle at once; the others on a timer. A
-			// late conversion into a cycle that a wake-up settled reopens
-			// it, so the same end is waited for again (DESIGN §13.19); Due
-			// settles every ended cycle, so this never spins.
+		if wake, ok := state.Value.NextWakeUp(state.Rules, location()); ok && (!wake.Equal(settledAt) || wakeAgain(ctx)) {
+			// Cycles that ended settle at once; the others on a timer.
 			sel.AddFuture(workflow.NewTimer(timerCtx, max(0, wake.Sub(workflow.Now(ctx)))), func(workflow.Future) {
-				record(state.Value.Due(state.Rules, workflow.Now(ctx).UTC(), location()))
+				due := state.Value.Due(state.Rules, workflow.Now(ctx).UTC(), location())
+				if len(due) == 0 {
+					settledAt = wake
+				}
+				record(due)
 			})
 		}
 		sel.Select(ctx)
@@ -305,6 +307,17 @@ func Customer(ctx workflow.Context, state CustomerState) error {
 			return workflow.NewContinueAsNewError(ctx, Customer, state)
 		}
 	}
+}
+
+// wakeAgain reports whether a wake-up that settled nothing is waited for
+// again when its end comes up once more: a late conversion reopened the
+// cycle, and its end-of-cycle outcome is due at once (DESIGN §13.19; Due
+// settles every ended cycle, so this never spins). Runs recorded before
+// this change did not wait again and replay as they ran. It is asked only
+// in that case, so the version marker (and its search attribute upsert) is
+// written only by workflows that reopen a cycle.
+func wakeAgain(ctx workflow.Context) bool {
+	return workflow.GetVersion(ctx, "wake-again-on-reopened-cycle", workflow.DefaultVersion, 1) == 1
 }
 
 // updateVisibility sets the search attributes and the Web UI's details line.
