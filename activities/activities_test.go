@@ -119,10 +119,7 @@ func TestOverrideRecordedAfterARefund(t *testing.T) {
 	require.Equal(t, "20", outcomes[0].Payout.String(), "10% of the 200 sale, as priced")
 
 	// The refund comes first: there is no override yet to re-target.
-	_, _, err = st.RefundConversion(ctx, c.ID, store.RefundInput{SaleAmount: decimal.NewFromInt(50)},
-		func(store.Conversion, decimal.Decimal, decimal.Decimal) (decimal.Decimal, decimal.Decimal, error) {
-			return decimal.NewFromInt(5), decimal.NewFromInt(8), nil // CPA and RPA do not follow the sale
-		})
+	_, _, err = st.RefundConversion(ctx, c.ID, store.RefundInput{SaleAmount: decimal.NewFromInt(50)}) // CPA and RPA do not follow the sale
 	require.NoError(t, err)
 	record := workflows.CustomerRecord{Outcomes: outcomes, State: workflows.NewCustomerState(adv.ID, "u1")}
 	require.NoError(t, a.RecordCustomer(ctx, record))

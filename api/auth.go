@@ -12,7 +12,22 @@ import (
 
 type ctxKey int
 
-const partnerIDKey ctxKey = iota
+const (
+	partnerIDKey ctxKey = iota
+	adminNameKey
+)
+
+// configuredAdmin names the admin keys from the configuration
+// (TIERWISE_ADMIN_KEY), which have no name of their own, in what an admin
+// did (a manual edit's author).
+const configuredAdmin = "admin key from TIERWISE_ADMIN_KEY"
+
+// adminName is the name of the admin key of a request admitted by
+// requireAdmin.
+func adminName(r *http.Request) string {
+	name, _ := r.Context().Value(adminNameKey).(string)
+	return name
+}
 
 // bearer returns the request's bearer token. The scheme is
 // case-insensitive (RFC 9110 §11.1): "bearer x" is "Bearer x".
@@ -35,7 +50,7 @@ func (s *Server) requireAdmin(next http.Handler) http.Handler {
 		}
 		for _, k := range s.adminKeys {
 			if subtle.ConstantTimeCompare([]byte(k), []byte(token)) == 1 {
-				next.ServeHTTP(w, r)
+				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), adminNameKey, configuredAdmin)))
 				return
 			}
 		}
@@ -48,7 +63,7 @@ func (s *Server) requireAdmin(next http.Handler) http.Handler {
 		case key.Kind != store.KeyAdmin:
 			s.writeError(w, r, errForbidden)
 		default:
-			next.ServeHTTP(w, r)
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), adminNameKey, key.Name)))
 		}
 	})
 }

@@ -110,6 +110,7 @@ type explanation struct {
 	Note         string             `json:"note,omitempty"`
 	Pricing      *pricing.Record    `json:"pricing,omitempty"`
 	Tiered       json.RawMessage    `json:"tiered,omitempty"` // the tiered commission's explanation
+	Edits        []store.Edit       `json:"edits,omitempty"`  // manual edits: who, why, from and to
 	Lines        []store.LedgerLine `json:"lines"`
 }
 
@@ -124,8 +125,13 @@ func (s *Server) explainConversion(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	edits, err := s.store.Edits(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	e := explanation{ConversionID: id, Status: v.Status, Payout: v.Payout, Revenue: v.Revenue, Priced: v.Priced, Pending: v.Pending,
-		Tiered: v.Tiered, Lines: v.Lines}
+		Tiered: v.Tiered, Edits: edits, Lines: v.Lines}
 	switch {
 	case v.Pricing != nil:
 		e.Pricing = new(pricing.Record)
@@ -143,37 +149,52 @@ func (s *Server) explainConversion(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, e)
 }
 
-type statusInput struct {
-	Status string `json:"status"`
+// patchInput is a status change, or a manual edit of the payout and/or
+// revenue with its reason.
+type patchInput struct {
+	Status  string           `json:"status"`
+	Payout  *decimal.Decimal `json:"payout"`
+	Revenue *decimal.Decimal `json:"revenue"`
+	Reason  string           `json:"reason"`
 }
 
-// patchConversion changes a conversion's status. An approval prices the
-// conversion as a new arrival.
+// patchConversion changes a conversion's status (an approval prices it as
+// a new arrival) or edits its layer 1–3 payout and revenue.
 func (s *Server) patchConversion(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id")
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	var in statusInput
+	var in patchInput
 	if err := decodeJSON(r, &in); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	before, err := s.store.Conversion(r.Context(), id)
+	edit := in.Payout != nil || in.Revenue != nil || in.Reason != ""
+	switch {
+	case edit && in.Status != "":
+		s.writeError(w, r, store.Invalid("status", "change the status or edit the amounts, in two requests"))
+		return
+	case edit:
+		c, err := s.store.EditConversion(r.Context(), id, store.EditInput{Payout: in.Payout, Revenue: in.Revenue, Reason: in.Reason, By: adminName(r)})
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, c)
+		return
+	}
+	change, err := s.store.SetStatus(r.Context(), id, in.Status)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	c, signal, err := s.store.SetStatus(r.Context(), id, in.Status)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if signal {
+	c := change.Conversion
+	if change.Price {
 		s.ingester.Signal(r.Context(), c)
 	}
-	if before.Status == store.StatusApproved && c.Status == store.StatusRejected {
+	if change.Reversed {
 		s.ingester.Tell(r.Context(), c, workflows.SignalReversal, workflows.ReversalSignal{ConversionID: c.ID})
 	}
 	writeJSON(w, http.StatusOK, c)
@@ -218,36 +239,24 @@ func (s *Server) refund(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	c, refund, err := s.store.RefundConversion(r.Context(), id, in.RefundInput, reprice)
+	c, refund, err := s.store.RefundConversion(r.Context(), id, in.RefundInput)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	sale, revenue, err := s.store.RefundTotals(r.Context(), id)
+	totals, err := s.store.RefundTotals(r.Context(), id)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	s.ingester.Tell(r.Context(), c, workflows.SignalRefund, workflows.RefundSignal{ConversionID: id, SaleAmount: sale.String(), Revenue: revenue.String()})
+	s.ingester.Tell(r.Context(), c, workflows.SignalRefund, workflows.RefundSignal{ConversionID: id,
+		SaleAmount: totals.SaleAmount.String(), Revenue: totals.Revenue.String(), Payout: totals.Payout.String()})
 	v, err := s.conversionView(r, id)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"refund": refund, "conversion": v})
-}
-
-// reprice re-prices a conversion from its pricing record.
-func reprice(c store.Conversion, sale, revenue decimal.Decimal) (decimal.Decimal, decimal.Decimal, error) {
-	var rec pricing.Record
-	if err := json.Unmarshal(c.Pricing, &rec); err != nil {
-		return decimal.Zero, decimal.Zero, fmt.Errorf("decode pricing of conversion %d: %w", c.ID, err)
-	}
-	res, err := pricing.Reprice(rec, sale, revenue)
-	if err != nil {
-		return decimal.Zero, decimal.Zero, err
-	}
-	return res.Payout, res.Revenue, nil
 }
 
 type reversalInput struct {
@@ -267,12 +276,14 @@ func (s *Server) reversal(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	c, err := s.store.ReverseConversion(r.Context(), id, in.Note)
+	c, tell, err := s.store.ReverseConversion(r.Context(), id, in.Note)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	s.ingester.Tell(r.Context(), c, workflows.SignalReversal, workflows.ReversalSignal{ConversionID: id})
+	if tell {
+		s.ingester.Tell(r.Context(), c, workflows.SignalReversal, workflows.ReversalSignal{ConversionID: id})
+	}
 	v, err := s.conversionView(r, id)
 	if err != nil {
 		s.writeError(w, r, err)

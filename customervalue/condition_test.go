@@ -173,14 +173,14 @@ func TestRefundReducesSumsNotCounts(t *testing.T) {
 	day := time.Date(2025, 2, 10, 12, 0, 0, 0, time.UTC)
 	var s customervalue.State
 	require.Empty(t, s.Apply(rules, withSale(conv(1, 5, 1, "", day), "80"), time.UTC))
-	s.Refund(1, dec("50"), dec("0"))
-	s.Refund(1, dec("50"), dec("0")) // the same total again: no change
+	s.Refund(1, dec("50"), dec("0"), dec("0"))
+	s.Refund(1, dec("50"), dec("0"), dec("0")) // the same total again: no change
 	require.Empty(t, s.Apply(rules, withSale(conv(2, 5, 1, "", day.Add(time.Hour)), "60"), time.UTC), "30 + 60 is short of 100")
 	p := s.Progress(rules, day.Add(time.Hour), time.UTC)
 	require.Equal(t, "90", p[0].Groups[0].Conditions[0].Value)
 	require.Equal(t, "2", p[0].Groups[0].Conditions[1].Value)
 	require.True(t, p[0].Groups[0].Conditions[1].Met, "counts are unchanged")
-	s.Refund(1, dec("500"), dec("0"))
+	s.Refund(1, dec("500"), dec("0"), dec("0"))
 	p = s.Progress(rules, day.Add(time.Hour), time.UTC)
 	require.Equal(t, "60", p[0].Groups[0].Conditions[0].Value, "never below zero")
 	out := s.Apply(rules, withSale(conv(3, 6, 1, "", day.Add(2*time.Hour)), "40"), time.UTC)

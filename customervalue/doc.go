@@ -69,7 +69,11 @@
 //     id; the losers are listed in the winner's explanation and are not
 //     spent. Revshare is of the conversion's current sale amount; without
 //     one it pays 0 and the explanation says so. A fixed override of 0 is
-//     allowed (it pays nothing for these customers).
+//     allowed (it pays nothing for these customers). Outcome.Payout is the
+//     rounded target; the ledger's override line is the exact target
+//     (Explanation.Payout.Exact) minus layers 1–4, rounded, ties away from
+//     zero (§13.21): 10% of 241.45 over a $30.00 payout is a line of −5.86.
+//     A manual edit under an override leaves the override deciding.
 //   - Revenue adjustment. For a bonus it is an extra revenue amount on the
 //     bonus line (a percent of the same base as a percent bonus); for an
 //     override it is the conversion's revenue target (a percent of the
@@ -78,10 +82,14 @@
 //     conversion that gets the line. A percent of a cycle total adds up only
 //     the conversions in that conversion's currency and the explanation
 //     counts the ones left out: currencies are never mixed.
-//   - Refunds and reversals. Refund takes the totals refunded so far, so a
-//     repeated refund changes nothing; it reduces sale amounts and revenues
-//     (never below 0), not counts, and not the payout metric (the layer 1–3
-//     payout as priced). Neither a refund nor a reversal fires an outcome,
+//   - Refunds and reversals. Refund takes the totals so far: the sale
+//     amount refunded and what the refunds took off the layer 1–3 revenue
+//     and payout (a refunded sale lowers a revenue share: a $10 refund of a
+//     $60 deposit earning 20% takes $2 off its $12 revenue), so a repeated
+//     refund changes nothing and every amount the state keeps (sale,
+//     revenue, payout) is net of refunds, the goal and a percent of the
+//     cycle alike; counts are unchanged, nothing goes below 0. Neither a
+//     refund nor a reversal fires an outcome,
 //     even when it makes a goal hold (a "less than" condition); the next
 //     conversion does. A reversal removes the conversion from every cycle and
 //     re-arms any once outcome it got; for an end-of-cycle outcome of a cycle
@@ -93,10 +101,15 @@
 //     rule created or resumed later anchors on the customer's real first
 //     conversion.
 //   - Late conversions. A conversion into a cycle that has ended (even one
-//     Due settled) is counted in that cycle like a live arrival (§13.19):
-//     instant outcomes fire at once, and the cycle is reopened so the next
-//     Due settles it again (NextWakeUp then returns its past end). Once
-//     outcomes already spent are not paid twice. Due drops cycles
+//     Due settled without paying) is counted in that cycle like a live
+//     arrival (§13.19): instant outcomes fire at once, and the cycle is
+//     reopened so the next Due settles it again (NextWakeUp then returns
+//     its past end, and the workflow waits on that end again: two late $30
+//     deposits into a week whose goal is $50 pay the bonus on the second
+//     when it arrives). Once outcomes already spent are not paid twice.
+//   - End of cycle with every_conversion (§14.13): when the goal holds at
+//     the end, every surviving conversion of the cycle qualifies, also
+//     those before the completing one, each on its own amount. Due drops cycles
 //     ClosedCycleRetention (90 days) after their end; a conversion into a
 //     dropped cycle does not count.
 //   - Idempotency. Applying a conversion again counts nothing twice and

@@ -87,7 +87,7 @@ func TestInstantPercentOnceBonusIsOfTheCycleToDate(t *testing.T) {
 
 	var s customervalue.State
 	require.Empty(t, s.Apply(rules, withRevenue(conv(1, 5, 1, "", day), "30"), time.UTC))
-	s.Refund(1, dec("0"), dec("5")) // net 25
+	s.Refund(1, dec("0"), dec("5"), dec("0")) // net 25
 	require.Empty(t, s.Apply(rules, withRevenue(conv(2, 5, 1, "deposit", day.Add(time.Hour)), "20.05"), time.UTC), "45.05 after the refund")
 	out := s.Apply(rules, withRevenue(conv(3, 6, 1, "deposit", day.Add(2*time.Hour)), "10"), time.UTC)
 	require.Len(t, out, 1)
@@ -136,7 +136,7 @@ func TestEndOfCycleBonus(t *testing.T) {
 					deposit(2, 102, "150", "30", march.Add(time.Hour)),
 					deposit(3, 103, "50", "10", march.AddDate(0, 0, 20)),
 				)
-				s.Refund(2, dec("0"), dec("5"))
+				s.Refund(2, dec("0"), dec("5"), dec("0"))
 			},
 			wantConv:    2,
 			wantPartner: 102,
@@ -226,7 +226,7 @@ func TestEndOfCycleBonus(t *testing.T) {
 			deposit(1, 101, "200", "20", march),
 			deposit(2, 102, "150", "30", march.Add(time.Hour)),
 		)
-		s.Refund(1, dec("0"), dec("1"))
+		s.Refund(1, dec("0"), dec("1"), dec("0"))
 		out := s.Due(rules, end, time.UTC)
 		require.Len(t, out, 2)
 		requireAmount(t, "1.90", out[0].Payout)

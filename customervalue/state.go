@@ -91,9 +91,12 @@ type Entry struct {
 	Payout     *decimal.Decimal `json:"payout,omitempty"`
 	// Values holds the raw values of the data points the conditions read.
 	Values map[string]string `json:"values,omitempty"`
-	// RefundedSale and RefundedRevenue are the totals refunded so far.
+	// RefundedSale is the sale amount refunded so far; RefundedRevenue and
+	// RefundedPayout are what refunds took off the revenue and (when a
+	// condition reads it) the payout so far.
 	RefundedSale    *decimal.Decimal `json:"refunded_sale,omitempty"`
 	RefundedRevenue *decimal.Decimal `json:"refunded_revenue,omitempty"`
+	RefundedPayout  *decimal.Decimal `json:"refunded_payout,omitempty"`
 }
 
 // Spent is an outcome given once: to which conversion and partner, under
@@ -364,18 +367,22 @@ func (s *State) Reverse(rules []Rule, conversionID int64) {
 	}
 }
 
-// Refund records a partial refund of a conversion: refundedSale and
-// refundedRevenue are the totals refunded so far (as pricing.Reprice takes
-// them), so recording the same refund twice changes nothing. Sums and amounts
-// are reduced, never below zero; counts are unchanged (§13.13). The payout
-// metric keeps the payout as priced. Nothing fires on a refund.
-func (s *State) Refund(conversionID int64, refundedSale, refundedRevenue decimal.Decimal) {
+// Refund records partial refunds of a conversion: refundedSale is the sale
+// amount refunded so far, refundedRevenue and refundedPayout what the
+// refunds took off its layer 1–3 revenue and payout so far (a refunded sale
+// amount lowers a revenue share and a percent payout too), so recording the
+// same totals twice changes nothing. Sums and amounts are reduced, never
+// below zero; counts are unchanged (§13.13). Nothing fires on a refund.
+func (s *State) Refund(conversionID int64, refundedSale, refundedRevenue, refundedPayout decimal.Decimal) {
 	for _, rs := range s.Rules {
 		for _, cs := range rs.Cycles {
 			if i := cs.entry(conversionID); i >= 0 {
 				e := &cs.Entries[i]
 				e.RefundedSale = positivePtr(refundedSale)
 				e.RefundedRevenue = positivePtr(refundedRevenue)
+				if e.Payout != nil {
+					e.RefundedPayout = positivePtr(refundedPayout)
+				}
 			}
 		}
 	}
@@ -546,6 +553,8 @@ func (e *Entry) net(metric string) decimal.Decimal {
 		refunded = e.RefundedSale
 	case MetricRevenue:
 		refunded = e.RefundedRevenue
+	case MetricPayout:
+		refunded = e.RefundedPayout
 	}
 	if refunded != nil {
 		a = a.Sub(*refunded)

@@ -28,7 +28,9 @@ func fieldErrors(t *testing.T, err error) []string {
 	return fields
 }
 
-func TestValidate(t *testing.T) {
+// TestRuleValidation: Validate reports every problem of a rule at once, each
+// naming its field by JSON path.
+func TestRuleValidation(t *testing.T) {
 	t.Parallel()
 
 	tests := []struct {
@@ -227,26 +229,6 @@ func TestResolveTypes(t *testing.T) {
 	require.Empty(t, r.Conditions[3].Type, "built-in metrics stay untyped")
 }
 
-func TestOperatorsFor(t *testing.T) {
-	t.Parallel()
-
-	tests := []struct {
-		name string
-		typ  string
-		want []string
-	}{
-		{name: "Text", typ: "text", want: []string{"eq", "ne", "in"}},
-		{name: "Number", typ: "number", want: []string{"gt", "gte", "lt", "lte", "eq", "between"}},
-		{name: "Unknown", typ: "date"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			require.Equal(t, tt.want, customervalue.OperatorsFor(tt.typ))
-		})
-	}
-}
-
 func TestValidateGoalsChange(t *testing.T) {
 	t.Parallel()
 
@@ -348,7 +330,7 @@ func TestJSONRoundTrip(t *testing.T) {
 			withRevenue(conv(2, 6, 2, "deposit", day.Add(time.Hour), "deposit", "250"), "25.5"),
 			withRevenue(conv(3, 7, 1, "trade", day.Add(2*time.Hour), "trade", "100"), "1"),
 		)
-		s.Refund(2, dec("0"), dec("0.5"))
+		s.Refund(2, dec("0"), dec("0.5"), dec("0"))
 		s.Due(rules, day.AddDate(0, 0, 7), time.UTC)
 
 		b, err := json.Marshal(&s)

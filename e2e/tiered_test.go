@@ -324,7 +324,11 @@ func (b *testBundle) cycleRow(periodStart time.Time) (conversions int64, sale de
 	return conversions, sale, band, closedAt != nil
 }
 
-func TestBackdatedConversionIntoClosedCycle(t *testing.T) {
+// TestBackdatedConversionClosedPeriod: a backdated conversion into a period
+// whose cycle is closed is counted, priced at the band it reaches and the
+// period re-priced, as a live arrival (DESIGN §13.19), without reopening
+// the closed cycle's workflow.
+func TestBackdatedConversionClosedPeriod(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	adv := b.advertiser()

@@ -1,3 +1,4 @@
+ALTER TABLE conversion_edits DROP CONSTRAINT conversion_edits_bounds;
 ALTER TABLE partner_tiers DROP CONSTRAINT partner_tiers_margin_scale;
 ALTER TABLE custom_payouts DROP CONSTRAINT custom_payouts_bounds;
 ALTER TABLE offer_events DROP CONSTRAINT offer_events_bounds;

@@ -57,3 +57,5 @@ ALTER TABLE custom_payouts
         AND scale(payout_amount) <= 6 AND scale(revenue_amount) <= 6 AND scale(payout_percent) <= 6 AND scale(revenue_percent) <= 6) NOT VALID;
 ALTER TABLE partner_tiers
     ADD CONSTRAINT partner_tiers_margin_scale CHECK (scale(margin) <= 6) NOT VALID;
+ALTER TABLE conversion_edits
+    ADD CONSTRAINT conversion_edits_bounds CHECK (payout_to <= 1e9 AND revenue_to <= 1e9 AND scale(payout_to) <= 6 AND scale(revenue_to) <= 6) NOT VALID;

@@ -2,6 +2,7 @@ package pricing
 
 import (
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -22,25 +23,81 @@ type CustomSetting struct {
 // Dated reports whether the setting has a date range (StartsAt or EndsAt).
 func (s *CustomSetting) Dated() bool { return s.StartsAt != nil || s.EndsAt != nil }
 
-// SelectCustom returns the custom setting that applies to a conversion of
-// partnerID at at, and false when none does. A setting matches when it is for
-// that partner or for all partners (PartnerID 0), sets a payout or a revenue,
-// and at is within [StartsAt, EndsAt). Among the matches: a specific partner
-// beats all partners; then one with a date range beats one without; then the
-// newer CreatedAt beats the older; then the lower ID wins.
-func SelectCustom(settings []CustomSetting, partnerID int64, at time.Time) (CustomSetting, bool) {
-	i := selectCustom(settings, partnerID, at)
-	if i < 0 {
-		return CustomSetting{}, false
+// ResolveCustom returns the custom settings that decide a conversion of
+// partnerID at at: the one that sets its payout and the one that sets its
+// revenue, each nil when none does (DESIGN §14.9). A setting matches when
+// it is for that partner or for all partners and at is within [StartsAt,
+// EndsAt); for each field the winner is the first in the conflict order
+// among the matches that set that field: a specific partner beats all
+// partners; then one with a date range beats one without; then the newer
+// CreatedAt beats the older; then the lower ID wins. The two may be the
+// same setting.
+func ResolveCustom(settings []CustomSetting, partnerID int64, at time.Time) (payout, revenue *CustomSetting) {
+	w := resolveCustom(settings, partnerID, at)
+	if w.payout >= 0 {
+		payout = &settings[w.payout]
 	}
-	return settings[i], true
+	if w.revenue >= 0 {
+		revenue = &settings[w.revenue]
+	}
+	return payout, revenue
 }
 
-// selectCustom returns the index of the winning setting, or -1.
-func selectCustom(settings []CustomSetting, partnerID int64, at time.Time) int {
+// SelectCustom returns the effective custom setting of a conversion of
+// partnerID at at, and false when no setting matches: the payout of the
+// setting that decides the payout and the revenue of the one that decides
+// the revenue (ResolveCustom). Its ID, partner, dates and creation time are
+// those of the payout's setting, or of the revenue's when no setting sets
+// the payout.
+func SelectCustom(settings []CustomSetting, partnerID int64, at time.Time) (CustomSetting, bool) {
+	payout, revenue := ResolveCustom(settings, partnerID, at)
+	switch {
+	case payout == nil && revenue == nil:
+		return CustomSetting{}, false
+	case payout == nil:
+		return *revenue, true
+	}
+	s := *payout
+	s.Revenue = nil
+	if revenue != nil {
+		s.Revenue = revenue.Revenue
+	}
+	return s, true
+}
+
+// winners holds the indexes of the settings that decide the payout and the
+// revenue, -1 for none.
+type winners struct{ payout, revenue int }
+
+func (w winners) any() bool { return w.payout >= 0 || w.revenue >= 0 }
+
+func resolveCustom(settings []CustomSetting, partnerID int64, at time.Time) winners {
+	return winners{
+		payout:  selectCustom(settings, partnerID, at, fieldPayout),
+		revenue: selectCustom(settings, partnerID, at, fieldRevenue),
+	}
+}
+
+// field is one of the two amounts a setting can set.
+type field string
+
+const (
+	fieldPayout  field = "payout"
+	fieldRevenue field = "revenue"
+)
+
+func (s *CustomSetting) sets(f field) bool {
+	if f == fieldPayout {
+		return s.Payout != nil
+	}
+	return s.Revenue != nil
+}
+
+// selectCustom returns the index of the setting that decides f, or -1.
+func selectCustom(settings []CustomSetting, partnerID int64, at time.Time, f field) int {
 	best := -1
 	for i := range settings {
-		if settings[i].mismatch(partnerID, at) != matches {
+		if settings[i].mismatch(partnerID, at) != matches || !settings[i].sets(f) {
 			continue
 		}
 		if best < 0 {
@@ -105,12 +162,25 @@ func beats(a, b *CustomSetting) (rule string, wins bool) {
 }
 
 // customCandidates explains every setting for this partner or for all
-// partners: the winner (index win, or -1) and why each other one lost or did
-// not match. It returns nil when there is none, so the explanation survives a
-// JSON round trip.
-func customCandidates(settings []CustomSetting, win int, partnerID int64, at time.Time) []CustomCandidate {
+// partners: for each field it sets, whether it decided that field or which
+// setting did and by what rule, or why it did not match. It returns nil when
+// there is none, so the explanation survives a JSON round trip.
+func customCandidates(settings []CustomSetting, w winners, partnerID int64, at time.Time) []CustomCandidate {
+	setting := func(f field) int {
+		if f == fieldPayout {
+			return w.payout
+		}
+		return w.revenue
+	}
+	counts := map[field]int{}
+	for i := range settings {
+		for _, f := range []field{fieldPayout, fieldRevenue} {
+			if settings[i].mismatch(partnerID, at) == matches && settings[i].sets(f) {
+				counts[f]++
+			}
+		}
+	}
 	var candidates []CustomCandidate
-	matching := 0
 	for i := range settings {
 		s := &settings[i]
 		c := CustomCandidate{ID: s.ID}
@@ -124,27 +194,30 @@ func customCandidates(settings []CustomSetting, win int, partnerID int64, at tim
 		case ended:
 			c.Reason = "does not match: ends " + formatTime(*s.EndsAt) + ", at or before the conversion (the end is exclusive)"
 		case matches:
-			matching++
-			if i == win {
-				c.Won = true // its reason is written once all matches are counted
-				break
+			var parts []string
+			for _, f := range []field{fieldPayout, fieldRevenue} {
+				if !s.sets(f) {
+					continue
+				}
+				win := setting(f)
+				if win == i {
+					c.Won = true
+					if counts[f] == 1 {
+						parts = append(parts, "won the "+string(f)+": the only matching setting that sets it")
+					} else {
+						parts = append(parts, "won the "+string(f)+": first in the conflict order among "+strconv.Itoa(counts[f])+" matching settings that set it")
+					}
+					continue
+				}
+				rule, _ := beats(&settings[win], s)
+				if rule == "" {
+					rule = "the same setting is listed twice; the first one counts"
+				}
+				parts = append(parts, "lost the "+string(f)+" to setting "+strconv.FormatInt(settings[win].ID, 10)+": "+rule)
 			}
-			rule, _ := beats(&settings[win], s)
-			if rule == "" {
-				rule = "the same setting is listed twice; the first one counts"
-			}
-			c.Reason = "lost to setting " + strconv.FormatInt(settings[win].ID, 10) + ": " + rule
+			c.Reason = strings.Join(parts, "; ")
 		}
 		candidates = append(candidates, c)
-	}
-	for i := range candidates {
-		if candidates[i].Won {
-			if matching == 1 {
-				candidates[i].Reason = "won: the only matching setting"
-			} else {
-				candidates[i].Reason = "won: first in the conflict order among " + strconv.Itoa(matching) + " matching settings"
-			}
-		}
 	}
 	return candidates
 }

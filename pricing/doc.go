@@ -17,13 +17,34 @@
 //   - Postback revenue: "sent" means Input.PostbackRevenue is non-nil. A sent
 //     revenue of 0 wins like any other and leaves the conversion with no
 //     revenue (so the Partner Tier is skipped).
-//   - One winner for custom settings. The conflict order (specific partner,
-//     then dated, then newer CreatedAt, then lower ID) picks exactly one
-//     setting; there is no per-field merge. If the winner sets only a revenue,
-//     the payout comes from layers 1–2, recomputed on that revenue, even when a
-//     lower-ranked setting sets a payout. A setting that sets neither a payout
-//     nor a revenue is not a candidate at all. Two settings equal in every rule
-//     (same ID twice) keep the one that comes first.
+//   - Custom settings resolve payout and revenue independently (DESIGN
+//     §14.9): for each field the winner is the first in the conflict order
+//     (specific partner, then dated, then newer CreatedAt, then lower ID)
+//     among the matching settings that set that field, so a payout-only
+//     setting for the partner and a revenue-only setting for all partners
+//     both apply. Without a payout winner the payout comes from layers 1–2,
+//     computed on the revenue that won. A setting that sets neither a
+//     payout nor a revenue is not a candidate at all. Two settings equal in
+//     every rule (same ID twice) keep the one that comes first. The
+//     explanation names the setting that decided each field
+//     (Step.PayoutSetting, Step.RevenueSetting) and says for every
+//     candidate, field by field, why it won or lost.
+//   - Refunds re-price under the decisions (Reprice, DESIGN §13.5, §14.4):
+//     the record keeps the input narrowed to the winning settings and the
+//     explanation's PayoutLayer and RevenueLayer; re-pricing takes each
+//     amount from that same layer whatever the new amounts, so a margin on
+//     no revenue left pays 0 rather than falling back to the offer
+//     default, and a refunded revenue is taken off the revenue of its own
+//     layer (never turned into a postback revenue). With rates that are
+//     never negative a refund can only lower an amount.
+//   - Manual edits and refunds (the ledger's side, DESIGN §14.11): an edit
+//     sets the layer 1–3 amount with a manual line on top of this
+//     package's amounts; a later refund writes the change Reprice gives
+//     (the amounts after the refund minus those before it) on top of the
+//     edited amount, floored at 0. A revenue refund may take at most the
+//     revenue left, edits included. An edited revenue does not feed the
+//     margin or PRV: the payout stays the one its layer computes (an edit of
+//     the payout is its own).
 //   - Dates: StartsAt is inclusive and EndsAt exclusive, compared as instants
 //     (time zones do not matter). A setting whose EndsAt is not after its
 //     StartsAt never matches. "Dated" means at least one of the two is set.

@@ -35,6 +35,17 @@ type Explanation struct {
 	// Steps holds one step per layer considered, lowest first: offer_default,
 	// partner_tier, custom_payout, postback.
 	Steps []Step `json:"steps"`
+	// Refunded is set when Reprice computed the amounts after partial
+	// refunds: the sale amount above is then what is left of it, and Revenue
+	// is the revenue of RevenueLayer less the refunded revenue.
+	Refunded *Refunded `json:"refunded,omitempty"`
+}
+
+// Refunded is what partial refunds took off a conversion, in total.
+type Refunded struct {
+	SaleAmount decimal.Decimal `json:"sale_amount"`
+	Revenue    decimal.Decimal `json:"revenue"`
+	Note       string          `json:"note,omitempty"` // how the refunded revenue was taken off
 }
 
 // Step is what one layer did.
@@ -53,11 +64,16 @@ type Step struct {
 	// Tier is the partner's tier as it applies to this offer (partner_tier
 	// step; nil when the partner has none).
 	Tier *TierRef `json:"tier,omitempty"`
-	// CustomSetting is the winning custom setting (custom_payout step; nil
-	// when none matches), and Candidates lists every setting for this partner
-	// or for all partners with why it won, lost or did not match.
-	CustomSetting *SettingRef       `json:"custom_setting,omitempty"`
-	Candidates    []CustomCandidate `json:"candidates,omitempty"`
+	// PayoutSetting and RevenueSetting are the custom settings that decided
+	// the payout and the revenue (custom_payout step; each nil when no
+	// matching setting sets that field; they may be the same setting).
+	// CustomSetting is PayoutSetting, or RevenueSetting when no setting sets
+	// the payout. Candidates lists every setting for this partner or for
+	// all partners with why it won, lost or did not match, field by field.
+	CustomSetting  *SettingRef       `json:"custom_setting,omitempty"`
+	PayoutSetting  *SettingRef       `json:"payout_setting,omitempty"`
+	RevenueSetting *SettingRef       `json:"revenue_setting,omitempty"`
+	Candidates     []CustomCandidate `json:"candidates,omitempty"`
 
 	// Revenue and Payout are the amounts this layer computed, nil when it
 	// computed none.
@@ -75,7 +91,7 @@ type TierRef struct {
 	MarginPercent decimal.Decimal `json:"margin_percent"`
 }
 
-// SettingRef is the custom setting that won the conflict order.
+// SettingRef is a custom setting that won the conflict order for a field.
 type SettingRef struct {
 	ID          int64      `json:"id"`
 	PartnerID   int64      `json:"partner_id"` // 0 when for all partners
@@ -88,7 +104,9 @@ type SettingRef struct {
 }
 
 // CustomCandidate is one custom setting for this partner or for all partners
-// and what became of it.
+// and what became of it: Won when it decided the payout or the revenue, and
+// for each field it sets, whether it won it or which setting did and why
+// ("won the payout: …; lost the revenue to setting 3: …").
 type CustomCandidate struct {
 	ID     int64  `json:"id"`
 	Won    bool   `json:"won"`

@@ -52,25 +52,43 @@ type Result struct {
 // them. It returns an error, matching ErrInvalidInput and naming every bad
 // field, when the input is invalid; otherwise it always succeeds.
 func Price(in Input) (Result, error) {
-	win := selectCustom(in.Custom, in.PartnerID, in.At)
-	if errs := in.problems(win); len(errs) > 0 {
+	return price(in, nil)
+}
+
+// decided is what Reprice keeps of a conversion's pricing: the layers that
+// set its payout and its revenue (DESIGN §13.5, §14.4), and the revenue
+// refunded so far, taken off the revenue of its layer.
+type decided struct {
+	payout, revenue Layer
+	refundedSale    decimal.Decimal
+	refundedRevenue decimal.Decimal
+}
+
+// price prices in; with d, each amount comes from the layer d names rather
+// than from the highest layer that applies now.
+func price(in Input, d *decided) (Result, error) {
+	w := resolveCustom(in.Custom, in.PartnerID, in.At)
+	if errs := in.problems(w); len(errs) > 0 {
 		return Result{}, fmt.Errorf("price: %w", errors.Join(errs...))
 	}
 	p := pricer{in: &in, units: MinorUnits(in.Currency)}
-	var custom *CustomSetting
-	if win >= 0 {
-		custom = &in.Custom[win]
+	var payoutSetting, revenueSetting *CustomSetting
+	if w.payout >= 0 {
+		payoutSetting = &in.Custom[w.payout]
+	}
+	if w.revenue >= 0 {
+		revenueSetting = &in.Custom[w.revenue]
 	}
 
 	offerDefault := Step{Layer: LayerOfferDefault, Applied: true}
-	customStep := p.customStep(custom, win)
+	customStep := p.customStep(w)
 	postback := Step{Layer: LayerPostback}
 
 	// The revenue first: the margin and PRV are computed on it.
 	offerDefault.Revenue = p.revenue(in.DefaultRevenue)
 	revenue, revenueLayer := offerDefault.Revenue, LayerOfferDefault
-	if custom != nil && custom.Revenue != nil {
-		customStep.Revenue = p.revenue(*custom.Revenue)
+	if revenueSetting != nil {
+		customStep.Revenue = p.revenue(*revenueSetting.Revenue)
 		revenue, revenueLayer = customStep.Revenue, LayerCustomPayout
 	}
 	if in.PostbackRevenue != nil {
@@ -80,20 +98,42 @@ func Price(in Input) (Result, error) {
 	} else {
 		postback.Reason = "the postback sent no revenue"
 	}
+	if d != nil {
+		for _, s := range []*Step{&offerDefault, &customStep, &postback} {
+			if s.Layer == d.revenue && s.Revenue != nil {
+				revenue, revenueLayer = s.Revenue, s.Layer
+			}
+		}
+	}
+	revenueAmount := revenue.Amount
+	var refunded *Refunded
+	if d != nil {
+		refunded = &Refunded{SaleAmount: canonical(d.refundedSale), Revenue: canonical(d.refundedRevenue)}
+		if d.refundedRevenue.IsPositive() {
+			revenueAmount = decimal.Max(decimal.Zero, revenueAmount.Sub(d.refundedRevenue))
+			refunded.Note = p.money(revenue.Amount) + " revenue (from " + string(revenueLayer) + ") − " +
+				p.money(d.refundedRevenue) + " refunded = " + revenueAmount.StringFixed(p.units)
+		}
+	}
 
 	// Then the payout, bottom to top.
-	offerDefault.Payout = p.payout(in.DefaultPayout, revenue.Amount, revenueLayer)
+	offerDefault.Payout = p.payout(in.DefaultPayout, revenueAmount, revenueLayer)
 	payout, payoutLayer := offerDefault.Payout, LayerOfferDefault
-	tier := p.tierStep(revenue.Amount, revenueLayer)
+	tier := p.tierStep(revenueAmount, revenueLayer, d != nil && d.payout == LayerPartnerTier)
 	if tier.Applied {
 		payout, payoutLayer = tier.Payout, LayerPartnerTier
 	}
-	if custom != nil {
-		if custom.Payout != nil {
-			customStep.Payout = p.payout(*custom.Payout, revenue.Amount, revenueLayer)
-			payout, payoutLayer = customStep.Payout, LayerCustomPayout
-		} else {
-			customStep.Reason = "the setting sets only the revenue; the payout stays from the " + string(payoutLayer) + " layer, computed on that revenue"
+	if payoutSetting != nil {
+		customStep.Payout = p.payout(*payoutSetting.Payout, revenueAmount, revenueLayer)
+		payout, payoutLayer = customStep.Payout, LayerCustomPayout
+	} else if customStep.Applied {
+		customStep.Reason = "no matching setting sets the payout; it stays from the " + string(payoutLayer) + " layer, computed on that revenue"
+	}
+	if d != nil {
+		for _, s := range []*Step{&offerDefault, &tier, &customStep} {
+			if s.Layer == d.payout && s.Payout != nil {
+				payout, payoutLayer = s.Payout, s.Layer
+			}
 		}
 	}
 
@@ -108,23 +148,25 @@ func Price(in Input) (Result, error) {
 	}
 	return Result{
 		Payout:  payout.Amount,
-		Revenue: revenue.Amount,
+		Revenue: canonical(revenueAmount),
 		Explanation: Explanation{
 			Currency:     strings.ToUpper(in.Currency),
 			MinorUnits:   p.units,
 			SaleAmount:   canonical(in.SaleAmount),
 			Payout:       payout.Amount,
 			PayoutLayer:  payoutLayer,
-			Revenue:      revenue.Amount,
+			Revenue:      canonical(revenueAmount),
 			RevenueLayer: revenueLayer,
 			Steps:        steps,
+			Refunded:     refunded,
 		},
 	}, nil
 }
 
-// problems returns every problem with the input, win being the index of the
-// winning custom setting (or -1): only the winner's rates are checked.
-func (in *Input) problems(win int) []error {
+// problems returns every problem with the input, w being the custom
+// settings that decide the payout and the revenue: only the rates that win
+// are checked.
+func (in *Input) problems(w winners) []error {
 	var errs []error
 	if !validCurrency(in.Currency) {
 		errs = append(errs, fieldError("Currency", quote(in.Currency)+" is not a three-letter ISO 4217 code"))
@@ -140,15 +182,13 @@ func (in *Input) problems(win int) []error {
 	if t := in.Tier; t != nil && (t.Margin.IsNegative() || t.Margin.GreaterThan(hundred)) {
 		errs = append(errs, fieldError("Tier.Margin", t.Margin.String()+" is outside 0–100 (tier "+strconv.FormatInt(t.ID, 10)+")"))
 	}
-	if win >= 0 {
-		s := &in.Custom[win]
-		path := "Custom[id=" + strconv.FormatInt(s.ID, 10) + "]."
-		if s.Payout != nil {
-			errs = append(errs, s.Payout.problems(path+"Payout.")...)
-		}
-		if s.Revenue != nil {
-			errs = append(errs, s.Revenue.problems(path+"Revenue.")...)
-		}
+	if w.payout >= 0 {
+		s := &in.Custom[w.payout]
+		errs = append(errs, s.Payout.problems("Custom[id="+strconv.FormatInt(s.ID, 10)+"].Payout.")...)
+	}
+	if w.revenue >= 0 {
+		s := &in.Custom[w.revenue]
+		errs = append(errs, s.Revenue.problems("Custom[id="+strconv.FormatInt(s.ID, 10)+"].Revenue.")...)
 	}
 	return errs
 }
@@ -247,7 +287,10 @@ func (p *pricer) money(d decimal.Decimal) string {
 	return n.String()
 }
 
-func (p *pricer) tierStep(revenue decimal.Decimal, revenueLayer Layer) Step {
+// tierStep computes the Partner Tier margin on the revenue. keep is set when
+// re-pricing a conversion whose payout this layer decided: a margin on no
+// revenue then pays 0 rather than handing the payout back to a lower layer.
+func (p *pricer) tierStep(revenue decimal.Decimal, revenueLayer Layer, keep bool) Step {
 	s := Step{Layer: LayerPartnerTier}
 	t := p.in.Tier
 	if t == nil {
@@ -269,7 +312,7 @@ func (p *pricer) tierStep(revenue decimal.Decimal, revenueLayer Layer) Step {
 		s.Reason = "offer not in tier"
 	case !t.ApplyMargin:
 		s.Reason = "apply margin off"
-	case revenue.IsZero():
+	case revenue.IsZero() && !keep:
 		s.Reason = "no revenue: the margin needs a revenue"
 	default:
 		s.Applied = true
@@ -288,29 +331,45 @@ func (p *pricer) tierStep(revenue decimal.Decimal, revenueLayer Layer) Step {
 		f.WriteString(p.money(revenue))
 		f.WriteString(" revenue (from " + string(revenueLayer) + ")")
 		p.finish(c, share.Mul(revenue).Shift(-2), &f)
+		if revenue.IsZero() {
+			c.Note = "no revenue is left after the refunds, so the margin pays 0: the layer decided when the conversion was priced stays"
+		}
 		s.Payout = c
 	}
 	return s
 }
 
 // customStep explains the custom settings; the caller adds the amounts.
-func (p *pricer) customStep(win *CustomSetting, winIndex int) Step {
+func (p *pricer) customStep(w winners) Step {
 	s := Step{Layer: LayerCustomPayout}
-	s.Candidates = customCandidates(p.in.Custom, winIndex, p.in.PartnerID, p.in.At)
-	if win == nil {
+	s.Candidates = customCandidates(p.in.Custom, w, p.in.PartnerID, p.in.At)
+	if !w.any() {
 		s.Reason = "no custom setting matches"
 		return s
 	}
 	s.Applied = true
-	s.CustomSetting = &SettingRef{
-		ID:          win.ID,
-		PartnerID:   win.PartnerID,
-		AllPartners: win.PartnerID == 0,
-		StartsAt:    utcPtr(win.StartsAt),
-		EndsAt:      utcPtr(win.EndsAt),
-		CreatedAt:   win.CreatedAt.UTC(),
-		SetsPayout:  win.Payout != nil,
-		SetsRevenue: win.Revenue != nil,
+	if w.payout >= 0 {
+		s.PayoutSetting = settingRef(&p.in.Custom[w.payout])
+	}
+	if w.revenue >= 0 {
+		s.RevenueSetting = settingRef(&p.in.Custom[w.revenue])
+	}
+	s.CustomSetting = s.PayoutSetting
+	if s.CustomSetting == nil {
+		s.CustomSetting = s.RevenueSetting
 	}
 	return s
+}
+
+func settingRef(c *CustomSetting) *SettingRef {
+	return &SettingRef{
+		ID:          c.ID,
+		PartnerID:   c.PartnerID,
+		AllPartners: c.PartnerID == 0,
+		StartsAt:    utcPtr(c.StartsAt),
+		EndsAt:      utcPtr(c.EndsAt),
+		CreatedAt:   c.CreatedAt.UTC(),
+		SetsPayout:  c.Payout != nil,
+		SetsRevenue: c.Revenue != nil,
+	}
 }

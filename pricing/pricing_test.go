@@ -442,8 +442,8 @@ func TestCustomConflictOrder(t *testing.T) {
 			wantID:     2,
 			wantPayout: "3.00",
 			wantReason: map[int64]string{
-				1: "lost to setting 2: a setting for this partner beats one for all partners",
-				2: "won: first in the conflict order among 2 matching settings",
+				1: "lost the payout to setting 2: a setting for this partner beats one for all partners",
+				2: "won the payout: first in the conflict order among 2 matching settings that set it",
 			},
 		},
 		{
@@ -454,7 +454,7 @@ func TestCustomConflictOrder(t *testing.T) {
 			},
 			wantID:     2,
 			wantPayout: "3.00",
-			wantReason: map[int64]string{1: "lost to setting 2: a setting with a date range beats one without"},
+			wantReason: map[int64]string{1: "lost the payout to setting 2: a setting with a date range beats one without"},
 		},
 		{
 			name: "NewerBeatsOlder",
@@ -464,7 +464,7 @@ func TestCustomConflictOrder(t *testing.T) {
 			},
 			wantID:     2,
 			wantPayout: "3.00",
-			wantReason: map[int64]string{1: "lost to setting 2: the newer setting beats the older"},
+			wantReason: map[int64]string{1: "lost the payout to setting 2: the newer setting beats the older"},
 		},
 		{
 			name: "LowerIDBreaksTies",
@@ -474,7 +474,7 @@ func TestCustomConflictOrder(t *testing.T) {
 			},
 			wantID:     5,
 			wantPayout: "3.00",
-			wantReason: map[int64]string{9: "lost to setting 5: the lower id breaks the tie"},
+			wantReason: map[int64]string{9: "lost the payout to setting 5: the lower id breaks the tie"},
 		},
 		{
 			name: "EndedDoesNotMatch",
@@ -486,7 +486,7 @@ func TestCustomConflictOrder(t *testing.T) {
 			wantPayout: "3.00",
 			wantReason: map[int64]string{
 				1: "does not match: ends 2025-03-10T11:00:00Z, at or before the conversion (the end is exclusive)",
-				2: "won: the only matching setting",
+				2: "won the payout: the only matching setting that sets it",
 			},
 		},
 		{
@@ -660,10 +660,10 @@ func TestCustomRevenueOnly(t *testing.T) {
 			b.in.DefaultPayout = tt.payout
 			b.in.Tier = tt.tier
 			b.in.Custom = []pricing.CustomSetting{
-				// The winner sets only the revenue; the payout of the loser
-				// is not merged in.
+				// No matching setting sets the payout: setting 51 is for
+				// another partner.
 				{ID: 50, PartnerID: 7, Revenue: &pricing.RevenueRate{Type: pricing.RevenueRPA, Amount: dec("10")}},
-				{ID: 51, PartnerID: 0, Payout: &pricing.PayoutRate{Type: pricing.PayoutCPA, Amount: dec("9")}},
+				{ID: 51, PartnerID: 8, Payout: &pricing.PayoutRate{Type: pricing.PayoutCPA, Amount: dec("9")}},
 			}
 
 			res := price(t, b.in)
@@ -676,7 +676,9 @@ func TestCustomRevenueOnly(t *testing.T) {
 			require.True(t, s.Applied)
 			require.Equal(t, int64(50), s.CustomSetting.ID)
 			require.Nil(t, s.Payout)
-			require.Equal(t, "the setting sets only the revenue; the payout stays from the "+string(tt.wantLayer)+" layer, computed on that revenue", s.Reason)
+			require.Nil(t, s.PayoutSetting)
+			require.Equal(t, int64(50), s.RevenueSetting.ID)
+			require.Equal(t, "no matching setting sets the payout; it stays from the "+string(tt.wantLayer)+" layer, computed on that revenue", s.Reason)
 		})
 	}
 }

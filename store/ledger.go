@@ -86,8 +86,9 @@ type PricingTx struct {
 
 // PriceConversion prices an approved, unpriced conversion in one transaction:
 // it locks the row, calls price, appends the lines it returns and sets the
-// totals. A conversion that is already priced, or not approved, is returned
-// unchanged with priced = false, so running it twice writes nothing. signals
+// totals. A conversion that is already priced, not approved, or reversed
+// before it was priced (a reversal is final) is returned unchanged with
+// priced = false, so running it twice writes nothing. signals
 // are the commission-cycle signals the pricing wrote to the outbox.
 func (s *Store) PriceConversion(ctx context.Context, id int64, price func(context.Context, *PricingTx) (Priced, error)) (c Conversion, priced bool, signals []CycleSignal, err error) {
 	err = s.tx(ctx, func(tx pgx.Tx) error {
@@ -95,8 +96,8 @@ func (s *Store) PriceConversion(ctx context.Context, id int64, price func(contex
 		if err != nil {
 			return err
 		}
-		if c.PricedAt != nil || c.Status != StatusApproved {
-			return nil
+		if c.PricedAt != nil || c.Status != StatusApproved || c.ReversedAt != nil {
+			return nil // priced, not approved, or reversed before it was priced
 		}
 		ptx := &PricingTx{tx: tx, Conversion: c}
 		p, err := price(ctx, ptx)

@@ -289,12 +289,16 @@ type CycleRepricer func(band int, conversions []tiered.Priced) []tiered.Delta
 // RepriceCycleChunk re-prices, in one transaction, up to limit of the
 // cycle's conversions with an id after after: those the rule priced in that
 // period at a lower band than the period's, not reversed (the conversions
-// priced at the band already have it). The conversions are locked; paid ones
-// are passed with Paid set so the repricer leaves them alone, overridden
-// ones with PayoutOverridden (RevenueOverridden) so it keeps those amounts.
-// The deltas are written as retro lines and the conversions' bands raised,
-// set-based: a chunk costs a handful of statements, not a few per
-// conversion.
+// priced at the band already have it). The chunk's conversions are locked
+// first, in id order, and only then read, in a statement of its own: a
+// payout run locks the conversions it pays the same way (CreatePayoutRun),
+// so a conversion it paid while this chunk waited is read as paid, and a
+// paid conversion is never re-banded (DESIGN §13.12). Paid ones are passed
+// with Paid set so the repricer leaves them alone, overridden ones with
+// PayoutOverridden (RevenueOverridden) so it keeps those amounts, and each
+// with the adjustments its tiered lines carry. The deltas are written as
+// retro lines and the conversions' bands raised, set-based: a chunk costs a
+// handful of statements, not a few per conversion.
 func (s *Store) RepriceCycleChunk(ctx context.Context, key CycleKey, after int64, limit int, reprice CycleRepricer) (RepriceChunk, error) {
 	var out RepriceChunk
 	err := s.tx(ctx, func(tx pgx.Tx) error {
@@ -306,25 +310,35 @@ func (s *Store) RepriceCycleChunk(ctx context.Context, key CycleKey, after int64
 			}
 			return fmt.Errorf("read cycle band: %w", err)
 		}
-		rows, err := tx.Query(ctx, `SELECT c.id, c.currency,
+		rows, err := tx.Query(ctx, `SELECT id FROM conversions WHERE tiered_rule_id = $1 AND partner_id = $2 AND offer_id = $3
+				AND tiered_period_start = $4 AND id > $5 ORDER BY id LIMIT $6 FOR UPDATE`,
+			key.RuleID, key.PartnerID, key.OfferID, key.PeriodStart, after, limit)
+		if err != nil {
+			return fmt.Errorf("lock cycle conversions: %w", err)
+		}
+		chunk, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return fmt.Errorf("lock cycle conversions: %w", err)
+		}
+		if len(chunk) == limit {
+			out.LastID = chunk[len(chunk)-1]
+		}
+		rows, err = tx.Query(ctx, `SELECT c.id, c.currency,
 				c.sale_amount - coalesce((SELECT sum(sale_amount) FROM refunds r WHERE r.conversion_id = c.id), 0),
-				coalesce(sum(l.amount) FILTER (WHERE l.kind = 'payout' AND l.reason IN ('price', 'refund')), 0),
-				coalesce(sum(l.amount) FILTER (WHERE l.kind = 'revenue' AND l.reason IN ('price', 'refund')), 0),
+				coalesce(sum(l.amount) FILTER (WHERE l.kind = 'payout' AND l.reason IN `+layer13+`), 0),
+				coalesce(sum(l.amount) FILTER (WHERE l.kind = 'revenue' AND l.reason IN `+layer13+`), 0),
 				coalesce(sum(l.amount) FILTER (WHERE l.kind = 'payout' AND l.reason IN ('tiered', 'retro')), 0),
 				coalesce(sum(l.amount) FILTER (WHERE l.kind = 'revenue' AND l.reason IN ('tiered', 'retro')), 0),
 				bool_or(l.kind = 'payout' AND l.payout_run_id IS NOT NULL),
 				bool_or(l.kind = 'payout' AND l.reason = 'override'),
 				bool_or(l.kind = 'revenue' AND l.reason = 'override'),
 				count(*) FILTER (WHERE l.reason = 'retro'),
-				c.tiered_band
+				c.tiered_band,
+				c.tiered -> 'payout' -> 'adjustment',
+				c.tiered -> 'revenue' -> 'adjustment'
 			FROM conversions c JOIN ledger_lines l ON l.conversion_id = c.id
-			WHERE c.tiered_rule_id = $1 AND c.partner_id = $2 AND c.offer_id = $3 AND c.tiered_period_start = $4
-				AND c.reversed_at IS NULL AND c.status = 'approved' AND c.id > $5
-				AND c.id IN (SELECT id FROM conversions WHERE tiered_rule_id = $1 AND partner_id = $2 AND offer_id = $3
-					AND tiered_period_start = $4 AND id > $5 ORDER BY id LIMIT $6 FOR UPDATE)
-				AND c.tiered_band < $7
-			GROUP BY c.id ORDER BY c.id`,
-			key.RuleID, key.PartnerID, key.OfferID, key.PeriodStart, after, limit, out.Band)
+			WHERE c.id = ANY($1) AND c.reversed_at IS NULL AND c.status = 'approved' AND c.tiered_band < $2
+			GROUP BY c.id ORDER BY c.id`, chunk, out.Band)
 		if err != nil {
 			return fmt.Errorf("read cycle conversions: %w", err)
 		}
@@ -332,21 +346,26 @@ func (s *Store) RepriceCycleChunk(ctx context.Context, key CycleKey, after int64
 		priced, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tiered.Priced, error) {
 			var p tiered.Priced
 			var retro int
+			var payoutAdj, revenueAdj []byte
 			err := r.Scan(&p.ConversionID, &p.Amounts.Currency, &p.Amounts.SaleAmount, &p.Amounts.Payout, &p.Amounts.Revenue,
-				&p.TieredPayout, &p.TieredRevenue, &p.Paid, &p.PayoutOverridden, &p.RevenueOverridden, &retro, &p.Band)
+				&p.TieredPayout, &p.TieredRevenue, &p.Paid, &p.PayoutOverridden, &p.RevenueOverridden, &retro, &p.Band,
+				&payoutAdj, &revenueAdj)
+			if err != nil {
+				return p, err
+			}
 			retros[p.ConversionID] = retro
-			return p, err
+			if p.PayoutAdjustment, err = adjustment(payoutAdj); err != nil {
+				return p, fmt.Errorf("conversion %d: %w", p.ConversionID, err)
+			}
+			if p.RevenueAdjustment, err = adjustment(revenueAdj); err != nil {
+				return p, fmt.Errorf("conversion %d: %w", p.ConversionID, err)
+			}
+			return p, nil
 		})
 		if err != nil {
 			return fmt.Errorf("read cycle conversions: %w", err)
 		}
 		out.Seen = len(priced)
-		if err := tx.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM (SELECT id FROM conversions
-				WHERE tiered_rule_id = $1 AND partner_id = $2 AND offer_id = $3 AND tiered_period_start = $4 AND id > $5
-				ORDER BY id LIMIT $6) chunk HAVING count(*) = $6`,
-			key.RuleID, key.PartnerID, key.OfferID, key.PeriodStart, after, limit).Scan(&out.LastID); err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("read chunk cursor: %w", err)
-		}
 		deltas := reprice(out.Band, priced)
 		if len(deltas) == 0 {
 			return nil
@@ -403,6 +422,18 @@ func (s *Store) RepriceCycleChunk(ctx context.Context, key CycleKey, after int64
 		return RepriceChunk{}, fmt.Errorf("reprice cycle chunk: %w", err)
 	}
 	return out, nil
+}
+
+// adjustment decodes the adjustment of a stored tiered line, nil for none.
+func adjustment(raw []byte) (*tiered.Adjustment, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var a tiered.Adjustment
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return nil, fmt.Errorf("decode tiered adjustment: %w", err)
+	}
+	return &a, nil
 }
 
 // CloseCycle closes a commission cycle. Closing twice changes nothing.

@@ -74,11 +74,14 @@ type Line struct {
 	// Keep is true when re-pricing leaves the conversion's current tiered
 	// amount as it is: the retroactive mode is disabled, there is no band,
 	// or in custom mode the band has no retro adjustment for this amount.
+	// A kept line's Adjustment is the one the amount still carries (from its
+	// earlier pricing), so refunds and edits recompute it (Recompute).
 	Keep   bool   `json:"keep,omitempty"`
 	Reason string `json:"reason,omitempty"`
 	// Base is the conversion's layer 1–3 amount; Exact the target before
-	// rounding and the floor at zero; Target the rounded target, never
-	// negative; Amount the line, Target − Base.
+	// rounding and the floor at zero; Amount the line, Exact − Base rounded
+	// to the minor unit (ties away from zero), or −Base when Exact is below
+	// zero; Target is Base + Amount, never negative.
 	Base   decimal.Decimal `json:"base"`
 	Exact  decimal.Decimal `json:"exact"`
 	Target decimal.Decimal `json:"target"`
@@ -115,9 +118,9 @@ func (e Explanation) WithCandidates(c []Candidate) Explanation {
 
 // Apply computes the tiered lines of a conversion whose period is at band
 // (the high-water band, DESIGN.md §13.10) of rule r: the band's payout and
-// revenue adjustments on the conversion's layer 1–3 amounts. Each target is
-// rounded to the currency's minor unit, ties away from zero, and floored at
-// zero; each line is target − layer 1–3 amount. A band without an
+// revenue adjustments on the conversion's layer 1–3 amounts. Each line is
+// the exact target − layer 1–3 amount, rounded to the currency's minor unit,
+// ties away from zero; a target below zero floors at zero. A band without an
 // adjustment for an amount, or band -1 (no band holds), gives a zero line,
 // explained.
 func Apply(r Rule, band int, a Amounts) Result {
@@ -171,6 +174,37 @@ func ApplyRetro(r Rule, band int, a Amounts) Result {
 		revenue = c.line("revenue", c.revenue, b.RetroRevenue, b.Name)
 	}
 	return c.result(payout, revenue)
+}
+
+// Recompute returns the tiered lines of a conversion whose layer 1–3 amounts
+// changed (a partial refund, a manual edit) under the adjustments its
+// explanation e says each amount carries (DESIGN §13.5, §13.11, §13.13): the
+// band's own adjustment, or the retroactive one a custom re-pricing gave it,
+// never one it does not carry. A percent follows the new amounts, a flat
+// adjustment stays, a set rate is computed anew. An amount that carries no
+// adjustment gets a zero line; one that a re-pricing kept without recording
+// its adjustment keeps its current line (Line.Keep). The explanation is e
+// with the new lines.
+func Recompute(e Explanation, a Amounts) Result {
+	c := &calc{
+		currency: strings.ToUpper(a.Currency),
+		units:    pricing.MinorUnits(a.Currency),
+		sale:     a.SaleAmount,
+		payout:   pricing.Round(a.Payout, a.Currency),
+		revenue:  pricing.Round(a.Revenue, a.Currency),
+	}
+	c.e = e
+	c.e.Currency, c.e.MinorUnits, c.e.SaleAmount = c.currency, c.units, canonical(a.SaleAmount)
+	again := func(name string, base decimal.Decimal, l Line) Line {
+		switch {
+		case l.Adjustment != nil:
+			return c.line(name, base, l.Adjustment, e.BandName)
+		case l.Keep:
+			return c.keep(base, l.Reason)
+		}
+		return c.none(name, base, "no adjustment")
+	}
+	return c.result(again("payout", c.payout, e.Payout), again("revenue", c.revenue, e.Revenue))
 }
 
 // calc computes and explains the lines of one conversion.
@@ -246,20 +280,36 @@ func (c *calc) line(name string, base decimal.Decimal, adj *Adjustment, bandName
 	if !ok {
 		return c.none(name, base, "unknown adjustment "+adj.Action+" "+adj.By+adj.Rate)
 	}
+	// The line is what is rounded, ties away from zero (DESIGN §3, §13.21):
+	// a decrease of 2.415 is a line of −2.42, not a target of 21.735 rounded
+	// up to 21.74. A target below zero floors at zero.
 	var f strings.Builder
 	f.WriteString(formula)
 	f.WriteString(" = ")
-	target := exact.Round(c.units)
-	if exact.IsNegative() {
-		target = zero
+	var amount, target decimal.Decimal
+	switch {
+	case exact.IsNegative():
+		amount, target = base.Neg(), zero
 		f.WriteString(c.money(exact))
 		f.WriteString(", floored at ")
-	} else if !exact.Equal(target) {
-		f.WriteString(exact.String())
-		f.WriteString(", rounded to ")
+		f.WriteString(target.StringFixed(c.units))
+	default:
+		exactLine := exact.Sub(base)
+		amount = exactLine.Round(c.units)
+		target = base.Add(amount)
+		switch {
+		case exact.Equal(target):
+			f.WriteString(target.StringFixed(c.units))
+		case exact.Round(c.units).Equal(target):
+			f.WriteString(exact.String())
+			f.WriteString(", rounded to ")
+			f.WriteString(target.StringFixed(c.units))
+		default:
+			f.WriteString(exact.String())
+			f.WriteString("; the line " + exactLine.String() + " rounds away from zero to " + amount.StringFixed(c.units) +
+				", so the target is " + target.StringFixed(c.units))
+		}
 	}
-	f.WriteString(target.StringFixed(c.units))
-	amount := target.Sub(base)
 	a := *adj
 	a.Value = canonical(a.Value)
 	return Line{

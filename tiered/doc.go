@@ -55,10 +55,31 @@
 //     the higher ID (a later-created id wins a tie of timestamps).
 //   - Amounts: the layer 1–3 payout and revenue are rounded before use
 //     (they are rounded already when they come from the ledger); the sale
-//     amount is used as sent. Each target is rounded to the currency's minor
-//     unit, ties away from zero (pricing.Round), and floored at zero; a line
-//     is target − layer 1–3 amount. A set to a percent of revenue uses the
-//     layer 1–3 revenue, never a tiered one (§13.4).
+//     amount is used as sent. The line is what is rounded (DESIGN §3,
+//     §13.21): exact target − layer 1–3 amount, to the currency's minor
+//     unit, ties away from zero (pricing.Round), so a 10% decrease of 24.15
+//     is a line of −2.42 (target 21.73), not a target of 21.735 rounded up
+//     to 21.74 with a line of −2.41. The same holds for a set rate below the
+//     layer 1–3 amount. A target below zero floors at zero (the line is
+//     then −layer 1–3 amount). A set to a percent of revenue uses the layer
+//     1–3 revenue, never a tiered one (§13.4).
+//   - What a conversion carries: its explanation's Payout and Revenue lines
+//     record the adjustment each amount carries, the band's own or, after a
+//     custom re-pricing, the band's retroactive one; an amount that the
+//     re-pricing keeps (custom mode without a retro adjustment for it, or
+//     an amount an override sets) keeps the adjustment it had
+//     (Priced.PayoutAdjustment, RevenueAdjustment). Refunds and manual
+//     edits recompute the lines under exactly those (Recompute), never
+//     under the band's own adjustment when the conversion carries the
+//     retroactive one: CPS 10% at +10%, re-priced in custom mode to a flat
+//     +3, then half refunded, is 5.00 + 3.00 = 8.00. A kept line written
+//     before adjustments were recorded stays as it is.
+//   - Manual edits (DESIGN §14.11): an edit of the layer 1–3 amount
+//     recomputes the tiered line at once (Recompute): CPA $10 at +10% is
+//     $11.00, edited to $15 it is $16.50, and a flat +3 stays +3. An edit
+//     never moves a band or the metrics: they keep the amounts the
+//     conversion was counted with. Retroactive re-pricing reads the edited
+//     amount (Priced.Amounts), so a later band of +20% gives $18.00.
 //   - Reprice re-prices only unpaid conversions below the new band
 //     (Priced.Band, -1 for none; nil trusts the caller to have filtered): in
 //     custom mode a conversion priced at the band itself keeps the band's

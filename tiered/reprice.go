@@ -32,6 +32,12 @@ type Priced struct {
 	// (DESIGN.md §13.7).
 	PayoutOverridden  bool `json:"payout_overridden,omitempty"`
 	RevenueOverridden bool `json:"revenue_overridden,omitempty"`
+	// PayoutAdjustment and RevenueAdjustment are the adjustments its current
+	// tiered lines carry (its explanation's), nil for none. An amount the
+	// re-pricing keeps keeps its adjustment, so a later refund recomputes
+	// under it (Recompute).
+	PayoutAdjustment  *Adjustment `json:"payout_adjustment,omitempty"`
+	RevenueAdjustment *Adjustment `json:"revenue_adjustment,omitempty"`
 }
 
 // Delta is what re-pricing writes for one conversion: a tiered payout line
@@ -70,10 +76,16 @@ func Reprice(r Rule, band int, conversions []Priced) []Delta {
 		res := ApplyRetro(r, band, c.Amounts)
 		e := res.Explanation
 		if c.PayoutOverridden {
-			e.Payout.Keep, e.Payout.Reason = true, overridden
+			e.Payout = carried(e.Payout, c.PayoutAdjustment, overridden)
 		}
 		if c.RevenueOverridden {
-			e.Revenue.Keep, e.Revenue.Reason = true, overridden
+			e.Revenue = carried(e.Revenue, c.RevenueAdjustment, overridden)
+		}
+		if e.Payout.Keep && !c.PayoutOverridden {
+			e.Payout = carried(e.Payout, c.PayoutAdjustment, e.Payout.Reason)
+		}
+		if e.Revenue.Keep && !c.RevenueOverridden {
+			e.Revenue = carried(e.Revenue, c.RevenueAdjustment, e.Revenue.Reason)
 		}
 		payout := delta(&e.Payout, res.Payout, c.TieredPayout)
 		revenue := delta(&e.Revenue, res.Revenue, c.TieredRevenue)
@@ -87,6 +99,19 @@ func Reprice(r Rule, band int, conversions []Priced) []Delta {
 
 const overridden = "a Customer Value override sets this amount"
 
+// carried is a line that re-pricing keeps: the amount stays as it is and
+// keeps the adjustment it carries.
+func carried(l Line, adj *Adjustment, why string) Line {
+	k := Line{Keep: true, Reason: why, Base: l.Base, Exact: l.Base, Target: l.Base, Amount: zero}
+	if adj != nil {
+		a := *adj
+		a.Value = canonical(a.Value)
+		k.Adjustment = &a
+		k.Reason = why + "; it keeps its " + a.describe()
+	}
+	return k
+}
+
 // delta records in l what the conversion had and the line still to write.
 func delta(l *Line, target, previous decimal.Decimal) decimal.Decimal {
 	prev := canonical(previous)
@@ -96,4 +121,27 @@ func delta(l *Line, target, previous decimal.Decimal) decimal.Decimal {
 	}
 	l.Previous, l.Delta = &prev, &d
 	return d
+}
+
+// describe words an adjustment for explanations: "10% increase",
+// "3 flat decrease", "set to 12.5% of the sale amount".
+func (a Adjustment) describe() string {
+	v := a.Value.String()
+	switch a.Action + "/" + a.By + a.Rate {
+	case ActionIncrease + "/" + ByPercent:
+		return v + "% increase"
+	case ActionIncrease + "/" + ByFlat:
+		return v + " flat increase"
+	case ActionDecrease + "/" + ByPercent:
+		return v + "% decrease"
+	case ActionDecrease + "/" + ByFlat:
+		return v + " flat decrease"
+	case ActionSet + "/" + RateFixed:
+		return "set to " + v + " fixed"
+	case ActionSet + "/" + RateSalePercent:
+		return "set to " + v + "% of the sale amount"
+	case ActionSet + "/" + RateRevenuePercent:
+		return "set to " + v + "% of the layer 1–3 revenue"
+	}
+	return a.Action + " " + a.By + a.Rate + " " + v
 }

@@ -164,11 +164,13 @@ type ReversalSignal struct {
 }
 
 // RefundSignal tells a customer's workflow the totals refunded so far of a
-// conversion.
+// conversion: the sale amount refunded, and what the refunds took off its
+// layer 1–3 revenue and payout.
 type RefundSignal struct {
 	ConversionID int64
 	SaleAmount   string // decimal
 	Revenue      string // decimal
+	Payout       string // decimal; empty in signals sent before it was added
 }
 
 // Signal names of the customer's lifecycle changes.
@@ -294,7 +296,8 @@ func Customer(ctx workflow.Context, state CustomerState) error {
 	handleRefund := func(sig RefundSignal) {
 		sale, _ := decimal.NewFromString(sig.SaleAmount)
 		revenue, _ := decimal.NewFromString(sig.Revenue)
-		state.Value.Refund(sig.ConversionID, sale, revenue)
+		payout, _ := decimal.NewFromString(sig.Payout)
+		state.Value.Refund(sig.ConversionID, sale, revenue, payout)
 		record(nil)
 	}
 	drain := func() {
@@ -316,7 +319,7 @@ func Customer(ctx workflow.Context, state CustomerState) error {
 	}
 
 	updateVisibility(ctx, state, version >= 1)
-	var settledAt time.Time // the last wake-up that settled nothing, so it is not waited for again
+	var settledAt time.Time // the last wake-up that settled nothing
 	for {
 		sel := workflow.NewSelector(ctx)
 		sel.AddReceive(conversions, func(c workflow.ReceiveChannel, _ bool) {
@@ -335,7 +338,7 @@ func Customer(ctx workflow.Context, state CustomerState) error {
 			handleRefund(sig)
 		})
 		timerCtx, cancelTimer := workflow.WithCancel(ctx)
-		if wake, ok := state.Value.NextWakeUp(state.Rules, location()); ok && !wake.Equal(settledAt) {
+		if wake, ok := state.Value.NextWakeUp(state.Rules, location()); ok && (!wake.Equal(settledAt) || wakeAgain(ctx)) {
 			// Cycles that ended settle at once; the others on a timer.
 			sel.AddFuture(workflow.NewTimer(timerCtx, max(0, wake.Sub(workflow.Now(ctx)))), func(workflow.Future) {
 				due := state.Value.Due(state.Rules, workflow.Now(ctx).UTC(), location())
@@ -357,6 +360,17 @@ func Customer(ctx workflow.Context, state CustomerState) error {
 			return workflow.NewContinueAsNewError(ctx, Customer, state)
 		}
 	}
+}
+
+// wakeAgain reports whether a wake-up that settled nothing is waited for
+// again when its end comes up once more: a late conversion reopened the
+// cycle, and its end-of-cycle outcome is due at once (DESIGN §13.19; Due
+// settles every ended cycle, so this never spins). Runs recorded before
+// this change did not wait again and replay as they ran. It is asked only
+// in that case, so the version marker (and its search attribute upsert) is
+// written only by workflows that reopen a cycle.
+func wakeAgain(ctx workflow.Context) bool {
+	return workflow.GetVersion(ctx, "wake-again-on-reopened-cycle", workflow.DefaultVersion, 1) == 1
 }
 
 // updateVisibility sets the search attributes and the Web UI's details line.

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/tierwise/tierwise/tiered"
 	"github.com/tierwise/tierwise/workflows"
 )
 
@@ -72,4 +73,41 @@ func TestCommissionCycleClosesAPeriodThatHasEnded(t *testing.T) {
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())
 	require.Equal(t, 1, closed)
+}
+
+// TestCycleClosesOnTimer: a commission cycle's workflow closes the cycle on
+// its own timer at the period's end in the network's time zone, not before
+// and once, with no signal to wake it.
+func TestCycleClosesOnTimer(t *testing.T) {
+	t.Parallel()
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(workflows.CommissionCycle, workflow.RegisterOptions{Name: "CommissionCycle"})
+
+	// March 2026 in Berlin: from 00:00 CET on the 1st to 00:00 CEST on
+	// April 1st, a DST change in between.
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	require.NoError(t, err)
+	rule := tiered.Rule{ID: 1, StartDate: "2026-01-01", Period: tiered.PeriodMonthly}
+	start, end := tiered.PeriodOf(rule, time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC), berlin)
+	require.Equal(t, time.Date(2026, 3, 31, 22, 0, 0, 0, time.UTC), end)
+	env.SetStartTime(start.Add(9 * 24 * time.Hour))
+
+	var closes []time.Time
+	env.RegisterActivityWithOptions(func(context.Context, workflows.Cycle) error {
+		closes = append(closes, env.Now().UTC())
+		return nil
+	}, activity.RegisterOptions{Name: workflows.CloseCycleActivity})
+	env.RegisterActivityWithOptions(func(context.Context, workflows.Cycle) (workflows.RepriceResult, error) {
+		return workflows.RepriceResult{}, nil
+	}, activity.RegisterOptions{Name: workflows.RepriceCycleActivity})
+	var beforeEnd int
+	env.RegisterDelayedCallback(func() { beforeEnd = len(closes) }, end.Sub(env.Now())-time.Second)
+	env.ExecuteWorkflow(workflows.CommissionCycle, workflows.CycleState{
+		Cycle: workflows.Cycle{RuleID: 1, PartnerID: 2, OfferID: 3, PeriodStart: start, PeriodEnd: end}, Band: -1})
+
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	require.Zero(t, beforeEnd, "not closed a second before the period's end")
+	require.Equal(t, []time.Time{end}, closes, "closed once, by the timer, at 00:00 CEST on April 1st")
 }
