@@ -54,7 +54,9 @@ func TestConversionStatus(t *testing.T) {
 	t.Run("RejectedPostbackIsNeverPriced", func(t *testing.T) {
 		status, body := b.postback(params("token", adv.Token, "offer_id", id(offer), "partner_id", id(partner), "user_id", "p3", "status", "rejected"))
 		require.Equal(t, http.StatusOK, status)
-		require.Equal(t, "rejected conversions are never priced", b.explanationNote(int64(body["conversion_id"].(float64))))
+		require.Equal(t, "rejected", body["status"])
+		require.Equal(t, "postback", body["reason"])
+		require.Equal(t, "rejected (postback): rejected conversions are never priced", b.explanationNote(int64(body["conversion_id"].(float64))))
 	})
 }
 
@@ -161,8 +163,8 @@ func TestConversionReport(t *testing.T) {
 	rows, err := csv.NewReader(resp.Body).ReadAll()
 	require.NoError(t, err)
 	require.Len(t, rows, 3, "a header and two conversions")
-	require.Equal(t, "payout", rows[0][12])
-	require.Equal(t, "5", rows[1][12])
+	require.Equal(t, "payout", rows[0][13])
+	require.Equal(t, "5", rows[1][13])
 }
 
 // TestCustomerPostbacksPricedInOrder: postbacks are signalled in the
