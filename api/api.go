@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/tierwise/tierwise/ingest"
+	"github.com/tierwise/tierwise/metrics"
 	"github.com/tierwise/tierwise/store"
 )
 
@@ -30,6 +31,10 @@ type Config struct {
 	// through the API (TIERWISE_ADMIN_KEY).
 	AdminKeys []string
 	Logger    *slog.Logger
+	// Metrics is what GET /metrics serves besides the process-wide metrics
+	// (the Temporal client's, the pool's, the backlog); nil serves those
+	// alone.
+	Metrics *metrics.Registry
 }
 
 // Server serves the HTTP API.
@@ -40,12 +45,16 @@ type Server struct {
 	temporal  client.Client
 	adminKeys []string
 	logger    *slog.Logger
+	metrics   http.Handler
 }
 
 // NewServer returns a server for cfg.
 func NewServer(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.NewRegistry(cfg.Logger)
 	}
 	st := store.New(cfg.Pool)
 	return &Server{
@@ -55,6 +64,7 @@ func NewServer(cfg Config) *Server {
 		temporal:  cfg.Temporal,
 		adminKeys: cfg.AdminKeys,
 		logger:    cfg.Logger,
+		metrics:   cfg.Metrics.Handler(),
 	}
 }
 
@@ -87,6 +97,7 @@ func (s *Server) routes(r chi.Router) {
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Get("/openapi.yaml", s.openapi)
+	r.Method(http.MethodGet, "/metrics", s.metrics)
 	s.ingestRoutes(r)
 	s.clickRoutes(r)
 	r.Group(func(r chi.Router) {
