@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/tierwise/tierwise/api"
+	"github.com/tierwise/tierwise/metrics"
 	"github.com/tierwise/tierwise/store"
 	"github.com/tierwise/tierwise/worker"
 )
@@ -29,7 +31,8 @@ const connectionEnv = `  DATABASE_URL        PostgreSQL connection string (requi
 
 const serveUsage = `Usage: tierwise serve
 
-Serves the HTTP API. Stateless: run as many as the load needs.
+Serves the HTTP API, and its metrics at /metrics on the same address.
+Stateless: run as many as the load needs.
 
 Environment:
   LISTEN_ADDR         listen address (default :8080)
@@ -40,16 +43,19 @@ Environment:
 const workerUsage = `Usage: tierwise worker
 
 Runs the Temporal worker: customer and commission-cycle workflows and their
-activities. Stateless: run as many as the load needs.
+activities, and the sweeper. Stateless: run as many as the load needs.
 
 Environment:
+  METRICS_ADDR        listen address of the worker's /metrics (default :9464)
 ` + connectionEnv
 
-// connections are the external PostgreSQL and Temporal of serve and worker.
+// connections are the external PostgreSQL and Temporal of serve and worker,
+// and the metrics of both.
 type connections struct {
 	logger   *slog.Logger
 	pool     *pgxpool.Pool
 	temporal client.Client
+	metrics  *metrics.Registry
 }
 
 func connect(ctx context.Context) (*connections, error) {
@@ -65,16 +71,20 @@ func connect(ctx context.Context) (*connections, error) {
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
+	reg := metrics.NewRegistry(logger)
+	reg.WatchPool(pool)
+	reg.WatchBacklog(store.New(pool))
 	tc, err := client.DialContext(ctx, client.Options{
-		HostPort:  env("TEMPORAL_ADDRESS", "localhost:7233"),
-		Namespace: env("TEMPORAL_NAMESPACE", "default"),
-		Logger:    sdklog.NewStructuredLogger(logger),
+		HostPort:       env("TEMPORAL_ADDRESS", "localhost:7233"),
+		Namespace:      env("TEMPORAL_NAMESPACE", "default"),
+		Logger:         sdklog.NewStructuredLogger(logger),
+		MetricsHandler: reg.Temporal(),
 	})
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("connect to Temporal at TEMPORAL_ADDRESS: %w", err)
 	}
-	return &connections{logger: logger, pool: pool, temporal: tc}, nil
+	return &connections{logger: logger, pool: pool, temporal: tc, metrics: reg}, nil
 }
 
 func (c *connections) close() {
@@ -96,7 +106,7 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer conns.close()
-	apiServer := api.NewServer(api.Config{Pool: conns.pool, Temporal: conns.temporal, AdminKeys: adminKeys, Logger: conns.logger})
+	apiServer := api.NewServer(api.Config{Pool: conns.pool, Temporal: conns.temporal, AdminKeys: adminKeys, Logger: conns.logger, Metrics: conns.metrics})
 	// Deferred before the HTTP server's shutdown, so stopped after it:
 	// requests finishing during the shutdown are still signalled.
 	defer apiServer.Start()()
@@ -131,14 +141,33 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := worker.Prepare(ctx, conns.temporal, env("TEMPORAL_NAMESPACE", "default")); err != nil {
 		return err
 	}
+	metricsSrv := &http.Server{
+		Addr:              env("METRICS_ADDR", ":9464"),
+		Handler:           metricsMux(conns.metrics),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	l, err := net.Listen("tcp", metricsSrv.Addr)
+	if err != nil {
+		return fmt.Errorf("METRICS_ADDR: %w", err)
+	}
+	go func() { _ = metricsSrv.Serve(l) }()
+	defer metricsSrv.Close()
+
 	w := worker.New(conns.temporal, worker.Config{Pool: conns.pool, Logger: conns.logger})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
-	conns.logger.Info("worker started", "task_queue", worker.TaskQueue)
+	conns.logger.Info("worker started", "task_queue", worker.TaskQueue, "metrics", "http://"+l.Addr().String()+"/metrics")
 	<-ctx.Done()
 	w.Stop()
 	return nil
+}
+
+// metricsMux serves the worker's metrics at /metrics.
+func metricsMux(reg *metrics.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", reg.Handler())
+	return mux
 }
 
 // splitKeys splits a comma-separated list of keys.
