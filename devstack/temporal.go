@@ -203,17 +203,7 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): 1,
 	}
 
-	options := []temporal.ServerOption{
-		temporal.WithConfig(serverConfig),
-		temporal.ForServices(temporal.DefaultServices),
-		temporal.WithLogger(logger),
-		temporal.WithAuthorizer(authorizer),
-		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
-		temporal.WithDynamicConfigClient(dynamic),
-	}
-	if cfg.MetricsAddr == "" {
-		options = append(options, temporal.WithCustomMetricsHandler(metrics.NoopMetricsHandler))
-	} else {
+	if cfg.MetricsAddr != "" {
 		if t.metricsAddr, err = metricsAddress(cfg.MetricsAddr); err != nil {
 			return nil, err
 		}
@@ -223,6 +213,17 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 			Framework:     metrics.FrameworkOpentelemetry,
 			ListenAddress: t.metricsAddr,
 		}}
+	}
+	options := []temporal.ServerOption{
+		temporal.WithConfig(serverConfig),
+		temporal.ForServices(temporal.DefaultServices),
+		temporal.WithLogger(logger),
+		temporal.WithAuthorizer(authorizer),
+		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
+		temporal.WithDynamicConfigClient(dynamic),
+	}
+	if serverConfig.Global.Metrics == nil {
+		options = append(options, temporal.WithCustomMetricsHandler(metrics.NoopMetricsHandler))
 	}
 	server, err := temporal.NewServer(options...)
 	if err != nil {
