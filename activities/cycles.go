@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/tierwise/tierwise/metrics"
 	"github.com/tierwise/tierwise/store"
 	"github.com/tierwise/tierwise/tiered"
 	"github.com/tierwise/tierwise/workflows"
@@ -93,6 +94,7 @@ func (a *Activities) reprice(ctx context.Context, cycle workflows.Cycle, progres
 	if rule.RetroMode() == tiered.RetroDisabled {
 		return res, a.store.MarkCycleRepriced(ctx, keyOf(cycle), nil)
 	}
+	defer metrics.ObserveReprice(time.Now())
 	var cursor int64
 	if len(after) > 0 {
 		cursor = after[0]
@@ -167,6 +169,7 @@ func (a *Activities) CloseEndedCycles(ctx context.Context, grace time.Duration) 
 			return closed, err
 		}
 		activity.RecordHeartbeat(ctx, i)
+		metrics.SafetyNetClosedCycle()
 		closed++
 	}
 	return closed, nil

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tierwise/tierwise/ingest"
 	"github.com/tierwise/tierwise/limits"
+	"github.com/tierwise/tierwise/metrics"
 	"github.com/tierwise/tierwise/store"
 )
 
@@ -41,6 +42,10 @@ type Config struct {
 	// each request came to.
 	PublicURL string
 	Logger    *slog.Logger
+	// Metrics is what GET /metrics serves besides the process-wide metrics
+	// (the Temporal client's, the pool's, the backlog); nil serves those
+	// alone.
+	Metrics *metrics.Registry
 }
 
 // Server serves the HTTP API.
@@ -52,12 +57,16 @@ type Server struct {
 	adminKeys  []string
 	publicBase string
 	logger     *slog.Logger
+	metrics    http.Handler
 }
 
 // NewServer returns a server for cfg.
 func NewServer(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.NewRegistry(cfg.Logger)
 	}
 	st := store.New(cfg.Pool)
 	return &Server{
@@ -68,6 +77,7 @@ func NewServer(cfg Config) *Server {
 		adminKeys:  cfg.AdminKeys,
 		publicBase: strings.TrimSuffix(cfg.PublicURL, "/"),
 		logger:     cfg.Logger,
+		metrics:    cfg.Metrics.Handler(),
 	}
 }
 
@@ -138,6 +148,7 @@ func (s *Server) routes(r chi.Router) {
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Get("/openapi.yaml", s.openapi)
+	r.Method(http.MethodGet, "/metrics", s.metrics)
 	s.ingestRoutes(r)
 	s.clickRoutes(r)
 	r.Group(func(r chi.Router) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tierwise/tierwise/csvexport"
 	"github.com/tierwise/tierwise/ingest"
+	"github.com/tierwise/tierwise/metrics"
 	"github.com/tierwise/tierwise/pricing"
 	"github.com/tierwise/tierwise/store"
 	"github.com/tierwise/tierwise/workflows"
@@ -22,8 +23,8 @@ import (
 // ingestRoutes are the advertisers' postback endpoints, authenticated by the
 // advertiser's postback token.
 func (s *Server) ingestRoutes(r chi.Router) {
-	r.Get("/postback", s.postback)
-	r.Post("/postback", s.postback)
+	r.With(metrics.Postbacks).Get("/postback", s.postback)
+	r.With(metrics.Postbacks).Post("/postback", s.postback)
 }
 
 // conversionRoutes are the admin routes of conversions, their lifecycle and
@@ -57,6 +58,7 @@ func (s *Server) postback(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	metrics.PostbackAnswered(r.Context(), res.Duplicate, res.Status, res.Reason)
 	writeJSON(w, http.StatusOK, res)
 }
 
@@ -309,6 +311,7 @@ func (s *Server) createPayoutRun(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	metrics.PayoutRunCreated(run.LineCount, run.Total)
 	writeJSON(w, http.StatusCreated, run)
 }
 
@@ -366,6 +369,13 @@ func (s *Server) conversionFilter(r *http.Request) (store.ConversionFilter, erro
 		store.RejectAdvertiserInactive, store.RejectReversed, store.RejectPostback, store.RejectManual:
 	default:
 		p.Add("rejection_reason", "must be one of partner_not_approved, partner_inactive, offer_inactive, advertiser_inactive, reversed, postback, manual")
+	}
+	if v := q.Get("priced"); v != "" {
+		priced, err := strconv.ParseBool(v)
+		if err != nil {
+			p.Add("priced", "must be true or false")
+		}
+		f.Priced = &priced
 	}
 	return f, p.Err()
 }

@@ -23,6 +23,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/tierwise/tierwise/api"
+	"github.com/tierwise/tierwise/metrics"
 	"github.com/tierwise/tierwise/migrations"
 	"github.com/tierwise/tierwise/pgcluster"
 	"github.com/tierwise/tierwise/store"
@@ -43,6 +44,9 @@ type Config struct {
 	PublicURL      string
 	Logger         *slog.Logger // the application's structured log
 	Progress       io.Writer    // human-readable start-up lines; nil discards
+	// TemporalMetricsAddr, when set, serves the embedded Temporal server's
+	// own metrics there (port 0 picks a free one); empty: none.
+	TemporalMetricsAddr string
 }
 
 // Stack is a running dev stack.
@@ -52,6 +56,7 @@ type Stack struct {
 	temporal *Temporal
 	ui       *UI
 	pool     *pgxpool.Pool
+	metrics  *metrics.Registry
 	client   client.Client
 	worker   *worker.Worker
 	http     *http.Server
@@ -120,16 +125,21 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		Namespace:    cfg.Namespace,
 		LogFile:      filepath.Join(cfg.DataDir, "temporal.log"),
 		Logger:       cfg.Logger,
+		MetricsAddr:  cfg.TemporalMetricsAddr,
 	})
 	if err != nil {
 		return nil, err
 	}
 	step("Temporal server at %s", s.temporal.Address())
 
+	// One registry for the API and the worker: they share the client and
+	// the pool, and /metrics on the API's address serves both.
+	s.metrics = metrics.NewRegistry(cfg.Logger)
 	s.client, err = client.DialContext(ctx, client.Options{
-		HostPort:  s.temporal.Address(),
-		Namespace: cfg.Namespace,
-		Logger:    sdklog.NewStructuredLogger(cfg.Logger),
+		HostPort:       s.temporal.Address(),
+		Namespace:      cfg.Namespace,
+		Logger:         sdklog.NewStructuredLogger(cfg.Logger),
+		MetricsHandler: s.metrics.Temporal(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connect to Temporal: %w", err)
@@ -147,6 +157,8 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if s.pool, err = store.Connect(ctx, s.DatabaseURL); err != nil {
 		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
 	}
+	s.metrics.WatchPool(s.pool)
+	s.metrics.WatchBacklog(store.New(s.pool))
 	s.worker = worker.New(s.client, worker.Config{Pool: s.pool, Logger: cfg.Logger})
 	if err := s.worker.Start(); err != nil {
 		s.worker = nil
@@ -168,7 +180,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	s.adminKey = cfg.AdminKeys[0]
 	apiServer := api.NewServer(api.Config{Pool: s.pool, Temporal: s.client, AdminKeys: cfg.AdminKeys, Logger: cfg.Logger,
-		PostbackMaxAge: cfg.PostbackMaxAge, PublicURL: cfg.PublicURL})
+		Metrics: s.metrics, PostbackMaxAge: cfg.PostbackMaxAge, PublicURL: cfg.PublicURL})
 	s.stopAPI = apiServer.Start()
 	s.http = &http.Server{Handler: apiServer.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	s.httpDone = make(chan error, 1)
@@ -198,6 +210,13 @@ func adminKey(path string) (string, error) {
 
 // APIURL is the HTTP API's base URL.
 func (s *Stack) APIURL() string { return s.apiURL }
+
+// MetricsURL is the URL of the API's and the worker's metrics.
+func (s *Stack) MetricsURL() string { return s.apiURL + "/metrics" }
+
+// TemporalMetricsURL is the URL of the embedded Temporal server's own
+// metrics, empty unless Config.TemporalMetricsAddr was set.
+func (s *Stack) TemporalMetricsURL() string { return s.temporal.MetricsURL() }
 
 // UIURL is the Temporal Web UI's base URL.
 func (s *Stack) UIURL() string { return s.ui.URL() }

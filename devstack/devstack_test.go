@@ -23,9 +23,10 @@ func startStack(t *testing.T, dataDir string) *devstack.Stack {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	s, err := devstack.Start(ctx, devstack.Config{
-		DataDir: dataDir,
-		APIAddr: "127.0.0.1:0",
-		Logger:  slog.New(slog.DiscardHandler),
+		DataDir:             dataDir,
+		APIAddr:             "127.0.0.1:0",
+		Logger:              slog.New(slog.DiscardHandler),
+		TemporalMetricsAddr: "127.0.0.1:0",
 	})
 	require.NoError(t, err)
 	return s
@@ -43,11 +44,18 @@ func dataDir(t *testing.T) string {
 
 func get(t *testing.T, url string) int {
 	t.Helper()
+	status, _ := getBody(t, url)
+	return status
+}
+
+func getBody(t *testing.T, url string) (int, string) {
+	t.Helper()
 	resp, err := http.Get(url)
 	require.NoError(t, err)
-	_, _ = io.Copy(io.Discard, resp.Body)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
 	_ = resp.Body.Close()
-	return resp.StatusCode
+	return resp.StatusCode, string(body)
 }
 
 func processAlive(pid int) bool {
@@ -66,6 +74,18 @@ func TestDevStackStartsAndStops(t *testing.T) {
 	require.Equal(t, http.StatusOK, get(t, s.APIURL()+"/readyz"))
 	require.Equal(t, http.StatusOK, get(t, s.APIURL()+"/healthz"))
 	require.Equal(t, http.StatusOK, get(t, s.UIURL()+"/"))
+	// One /metrics for the API and the worker (tierwise's, the pool's, the
+	// Temporal SDK's), and the embedded server's own.
+	status, body := getBody(t, s.MetricsURL())
+	require.Equal(t, http.StatusOK, status)
+	for _, name := range []string{"tierwise_postbacks_total", "tierwise_unsignalled_conversions", "tierwise_pg_pool_max_connections", "temporal_request_total"} {
+		require.Contains(t, body, name)
+	}
+	require.Equal(t, s.APIURL()+"/metrics", s.MetricsURL())
+	temporalMetrics := s.TemporalMetricsURL()
+	status, body = getBody(t, temporalMetrics)
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, body, "service_requests", "the Temporal server's own metrics")
 
 	ctx := context.Background()
 	ns, err := s.Client().WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: "default"})
@@ -83,6 +103,8 @@ func TestDevStackStartsAndStops(t *testing.T) {
 	require.False(t, processAlive(pid), "PostgreSQL (pid %d) still runs after Stop", pid)
 	_, err = http.Get(apiURL + "/healthz")
 	require.Error(t, err, "the API still answers after Stop")
+	_, err = http.Get(temporalMetrics)
+	require.Error(t, err, "the Temporal server's metrics still answer after Stop")
 }
 
 func TestDevStackKeepsDataAcrossRestart(t *testing.T) {

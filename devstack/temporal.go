@@ -45,12 +45,17 @@ type TemporalConfig struct {
 	// discards it.
 	LogFile string
 	Logger  *slog.Logger
+	// MetricsAddr, when set, is the host:port where the server serves its
+	// own metrics at /metrics (port 0 picks a free one); empty: no metrics,
+	// which the tests and the bench run without.
+	MetricsAddr string
 }
 
 // Temporal is a running embedded Temporal server.
 type Temporal struct {
-	server  temporal.Server
-	address string
+	server      temporal.Server
+	address     string
+	metricsAddr string
 }
 
 // StartTemporal starts a Temporal server on SQLite in this process and waits
@@ -205,15 +210,29 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): 1,
 	}
 
-	server, err := temporal.NewServer(
+	if cfg.MetricsAddr != "" {
+		if t.metricsAddr, err = metricsAddress(cfg.MetricsAddr); err != nil {
+			return nil, err
+		}
+		// The server's own Prometheus exporter, on a listener of its own
+		// that it stops with the server.
+		serverConfig.Global.Metrics = &metrics.Config{Prometheus: &metrics.PrometheusConfig{
+			Framework:     metrics.FrameworkOpentelemetry,
+			ListenAddress: t.metricsAddr,
+		}}
+	}
+	options := []temporal.ServerOption{
 		temporal.WithConfig(serverConfig),
 		temporal.ForServices(temporal.DefaultServices),
 		temporal.WithLogger(logger),
 		temporal.WithAuthorizer(authorizer),
 		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
 		temporal.WithDynamicConfigClient(dynamic),
-		temporal.WithCustomMetricsHandler(metrics.NoopMetricsHandler),
-	)
+	}
+	if serverConfig.Global.Metrics == nil {
+		options = append(options, temporal.WithCustomMetricsHandler(metrics.NoopMetricsHandler))
+	}
+	server, err := temporal.NewServer(options...)
 	if err != nil {
 		return nil, fmt.Errorf("temporal: new server: %w", err)
 	}
@@ -231,6 +250,39 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 
 // Address is the frontend's host:port.
 func (t *Temporal) Address() string { return t.address }
+
+// MetricsURL is the URL of the server's own metrics, empty when it has
+// none.
+func (t *Temporal) MetricsURL() string {
+	if t.metricsAddr == "" {
+		return ""
+	}
+	return "http://" + t.metricsAddr + "/metrics"
+}
+
+// metricsAddress resolves the server's metrics address: a free port for
+// port 0, and an error now for a port in use, which the server's exporter
+// would otherwise only log (and exit on) once started.
+func metricsAddress(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("temporal: metrics address %q: %w", addr, err)
+	}
+	if port == "0" {
+		ports, err := freePorts(1)
+		if err != nil {
+			return "", err
+		}
+		port = strconv.Itoa(ports[0])
+	}
+	addr = net.JoinHostPort(host, port)
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("temporal: metrics address: %w", err)
+	}
+	_ = l.Close()
+	return addr, nil
+}
 
 // Port is the frontend's port.
 func (t *Temporal) Port() int {

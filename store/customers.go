@@ -93,11 +93,13 @@ func (s *Store) RecordCustomer(ctx context.Context, advertiserID int64, userID s
 // keyed, so appending them again writes nothing.
 func appendValueLines(ctx context.Context, tx pgx.Tx, c Conversion, ruleID int64, lines []NewLine) error {
 	for _, l := range lines {
-		if _, err := tx.Exec(ctx, `INSERT INTO ledger_lines (conversion_id, partner_id, kind, amount, reason, layer, note, key, rule_id)
+		tag, err := tx.Exec(ctx, `INSERT INTO ledger_lines (conversion_id, partner_id, kind, amount, reason, layer, note, key, rule_id)
 			VALUES ($1, $2, $3, $4, $5, 'customer_value', $6, $7, $8) ON CONFLICT (conversion_id, kind, key) DO NOTHING`,
-			c.ID, c.PartnerID, l.Kind, l.Amount, l.Reason, l.Note, l.Key, ruleID); err != nil {
+			c.ID, c.PartnerID, l.Kind, l.Amount, l.Reason, l.Note, l.Key, ruleID)
+		if err != nil {
 			return fmt.Errorf("append %s line %q: %w", l.Kind, l.Key, err)
 		}
+		observed(tx).linesWritten(l.Kind, l.Reason, tag.RowsAffected())
 	}
 	return nil
 }

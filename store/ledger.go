@@ -127,6 +127,7 @@ func (s *Store) PriceConversion(ctx context.Context, id int64, price func(contex
 			WHERE id = $1`, id, blob, ruleID, periodStart, band, tieredBlob, p.ValueEvaluated); err != nil {
 			return fmt.Errorf("mark conversion %d priced: %w", id, err)
 		}
+		observed(tx).conversionPriced(c.ReceivedAt)
 		c, err = updateTotals(ctx, tx, id)
 		priced, signals = err == nil, ptx.signals
 		return err
@@ -202,11 +203,13 @@ func pricingData(ctx context.Context, tx pgx.Tx, c Conversion) (PricingData, err
 // appendLines inserts lines, skipping those whose key was written before.
 func appendLines(ctx context.Context, tx pgx.Tx, c Conversion, lines []NewLine) error {
 	for _, l := range lines {
-		if _, err := tx.Exec(ctx, `INSERT INTO ledger_lines (conversion_id, partner_id, kind, amount, reason, layer, note, key)
+		tag, err := tx.Exec(ctx, `INSERT INTO ledger_lines (conversion_id, partner_id, kind, amount, reason, layer, note, key)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (conversion_id, kind, key) DO NOTHING`,
-			c.ID, c.PartnerID, l.Kind, l.Amount, l.Reason, l.Layer, l.Note, l.Key); err != nil {
+			c.ID, c.PartnerID, l.Kind, l.Amount, l.Reason, l.Layer, l.Note, l.Key)
+		if err != nil {
 			return fmt.Errorf("append %s line %q: %w", l.Kind, l.Key, err)
 		}
+		observed(tx).linesWritten(l.Kind, l.Reason, tag.RowsAffected())
 	}
 	return nil
 }

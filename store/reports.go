@@ -23,6 +23,11 @@ type ConversionFilter struct {
 	UserID          string
 	After           int64 // cursor: ids greater than this
 	Limit           int
+
+	// Priced, when set, keeps the priced conversions (true) or the backlog
+	// (false): approved conversions not priced yet. Pending and rejected
+	// conversions wait for no pricing and are never in the backlog.
+	Priced *bool
 }
 
 // ListConversions returns conversions matching f in id order.
@@ -60,6 +65,13 @@ func (s *Store) ListConversions(ctx context.Context, f ConversionFilter) ([]Conv
 	}
 	if f.UserID != "" {
 		add("user_id = $%d", f.UserID)
+	}
+	switch {
+	case f.Priced == nil:
+	case *f.Priced:
+		where = append(where, "priced_at IS NOT NULL")
+	default:
+		where = append(where, "priced_at IS NULL AND status = 'approved'")
 	}
 	args = append(args, f.Limit)
 	rows, err := s.pool.Query(ctx, `SELECT `+conversionColumns+` FROM conversions WHERE `+

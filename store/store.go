@@ -13,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tierwise/tierwise/metrics"
 )
 
 // Store reads and writes tierwise's data.
@@ -41,7 +43,7 @@ func New(db DB) *Store {
 const DefaultMaxConns = 32
 
 // Connect opens a pool on url (pool_max_conns in the URL overrides
-// DefaultMaxConns).
+// DefaultMaxConns) whose statements are timed by metrics.QueryTracer.
 func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -50,6 +52,7 @@ func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	if !strings.Contains(url, "pool_max_conns") {
 		cfg.MaxConns = DefaultMaxConns
 	}
+	cfg.ConnConfig.Tracer = metrics.QueryTracer{}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open pool: %w", err)
@@ -126,9 +129,18 @@ func Invalid(field, format string, args ...any) error {
 	return p.Err()
 }
 
-// tx runs fn in a transaction, committing when it returns nil.
+// tx runs fn in a transaction, committing when it returns nil; once it has
+// committed, the metrics count what it wrote (observedTx).
 func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, s.pool, fn)
+	o := &observedTx{}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		o.Tx = tx
+		return fn(o)
+	})
+	if err == nil {
+		o.report()
+	}
+	return err
 }
 
 // isUniqueViolation reports whether err is a unique violation of constraint

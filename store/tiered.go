@@ -224,6 +224,9 @@ func (p *PricingTx) Count(ctx context.Context, r tiered.Rule, start, end time.Ti
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`, p.Conversion.ID, r.ID, start, c.Base, c.SaleAmount, c.Revenue, c.Payout); err != nil {
 		return CycleCount{}, fmt.Errorf("record tiered count: %w", err)
 	}
+	if newBand > band {
+		observed(p.tx).bandRaises++
+	}
 	if opened || newBand > band {
 		sig := CycleSignal{Key: key, PeriodEnd: finite(end), Band: newBand, Closed: closed != nil}
 		if err := p.tx.QueryRow(ctx, `INSERT INTO cycle_signals (rule_id, partner_id, offer_id, period_start, band)
@@ -406,6 +409,7 @@ func (s *Store) RepriceCycleChunk(ctx context.Context, key CycleKey, after int64
 			lines.ids, key.PartnerID, note, lines.kinds, lines.amounts, lines.keys); err != nil {
 			return fmt.Errorf("append retro lines: %w", err)
 		}
+		observed(tx).retroLinesWritten(lines.kinds)
 		tag, err := tx.Exec(ctx, `UPDATE conversions c SET tiered_band = $2, tiered = d.explanation::jsonb,
 				payout = (SELECT coalesce(sum(amount), 0) FROM ledger_lines WHERE conversion_id = c.id AND kind = 'payout'),
 				revenue = (SELECT coalesce(sum(amount), 0) FROM ledger_lines WHERE conversion_id = c.id AND kind = 'revenue')

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tierwise/tierwise/activities"
 	"github.com/tierwise/tierwise/ingest"
+	"github.com/tierwise/tierwise/metrics"
 	"github.com/tierwise/tierwise/store"
 	"github.com/tierwise/tierwise/workflows"
 )
@@ -104,10 +105,14 @@ func (w *Worker) sweep(ctx context.Context) {
 	t := time.NewTicker(w.interval)
 	defer t.Stop()
 	for {
-		if _, err := w.sweeper.Sweep(ctx, sweepGrace); err != nil && ctx.Err() == nil {
+		n, err := w.sweeper.Sweep(ctx, sweepGrace)
+		metrics.SweeperDelivered(metrics.OutboxConversions, n)
+		if err != nil && ctx.Err() == nil {
 			w.logger.WarnContext(ctx, "sweep unsignalled conversions", "error", err)
 		}
-		if _, err := activities.SweepCycleSignals(ctx, w.activities, sweepGrace); err != nil && ctx.Err() == nil {
+		n, err = activities.SweepCycleSignals(ctx, w.activities, sweepGrace)
+		metrics.SweeperDelivered(metrics.OutboxCycleSignals, n)
+		if err != nil && ctx.Err() == nil {
 			w.logger.WarnContext(ctx, "sweep unsent cycle signals", "error", err)
 		}
 		select {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/tierwise/tierwise/devstack"
@@ -35,6 +37,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	apiAddr := fs.String("api-addr", "127.0.0.1:8080", "listen address of the HTTP API")
 	temporalPort := fs.Int("temporal-port", 7233, "Temporal frontend port on 127.0.0.1 (0 picks a free one)")
 	uiPort := fs.Int("ui-port", 8233, "Temporal Web UI port on 127.0.0.1 (0 picks a free one)")
+	temporalMetricsPort := fs.Int("temporal-metrics-port", 0, "port of the embedded Temporal server's /metrics on 127.0.0.1 (0 picks a free one)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -64,16 +67,20 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 		PublicURL:      env("PUBLIC_URL", ""),
 		Logger:         logger,
 		Progress:       stdout,
+
+		TemporalMetricsAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(*temporalMetricsPort)),
 	})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "\nready in %.1fs\n", time.Since(start).Seconds())
-	fmt.Fprintf(stdout, "  API:          %s\n", stack.APIURL())
-	fmt.Fprintf(stdout, "  Web UI:       %s\n", stack.UIURL())
-	fmt.Fprintf(stdout, "  Temporal:     %s\n", stack.TemporalAddress())
-	fmt.Fprintf(stdout, "  DATABASE_URL: %s\n", stack.DatabaseURL)
-	fmt.Fprintf(stdout, "  Admin key:    %s\n", stack.AdminKey())
+	fmt.Fprintf(stdout, "  API:              %s\n", stack.APIURL())
+	fmt.Fprintf(stdout, "  Web UI:           %s\n", stack.UIURL())
+	fmt.Fprintf(stdout, "  Metrics:          %s (API and worker)\n", stack.MetricsURL())
+	fmt.Fprintf(stdout, "  Temporal metrics: %s (the embedded server)\n", stack.TemporalMetricsURL())
+	fmt.Fprintf(stdout, "  Temporal:         %s\n", stack.TemporalAddress())
+	fmt.Fprintf(stdout, "  DATABASE_URL:     %s\n", stack.DatabaseURL)
+	fmt.Fprintf(stdout, "  Admin key:        %s\n", stack.AdminKey())
 	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
 
 	<-ctx.Done()

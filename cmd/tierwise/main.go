@@ -126,18 +126,20 @@ func env(key, def string) string {
 	return def
 }
 
-// newLogger builds the structured logger from LOG_LEVEL and LOG_FORMAT.
+// newLogger builds the structured logger from LOG_LEVEL and LOG_FORMAT: its
+// lines carry the request and workflow ids of their context
+// (contextHandler), and no value longer than maxLogValue (boundValue).
 func newLogger(w io.Writer) (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(env("LOG_LEVEL", "info"))); err != nil {
 		return nil, fmt.Errorf("LOG_LEVEL: %w", err)
 	}
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: boundValue}
 	switch f := strings.ToLower(env("LOG_FORMAT", "json")); f {
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(contextHandler{slog.NewJSONHandler(w, opts)}), nil
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(contextHandler{slog.NewTextHandler(w, opts)}), nil
 	default:
 		return nil, fmt.Errorf("LOG_FORMAT: %q is neither json nor text", f)
 	}

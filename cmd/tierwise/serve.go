@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/tierwise/tierwise/api"
+	"github.com/tierwise/tierwise/metrics"
 	"github.com/tierwise/tierwise/store"
 	"github.com/tierwise/tierwise/worker"
 )
@@ -30,7 +32,8 @@ const connectionEnv = `  DATABASE_URL        PostgreSQL connection string (requi
 
 const serveUsage = `Usage: tierwise serve
 
-Serves the HTTP API. Stateless: run as many as the load needs.
+Serves the HTTP API, and its metrics at /metrics on the same address.
+Stateless: run as many as the load needs.
 
 Environment:
   LISTEN_ADDR         listen address (default :8080)
@@ -48,16 +51,19 @@ signalled once it answers (/readyz says "temporal": "unreachable").
 const workerUsage = `Usage: tierwise worker
 
 Runs the Temporal worker: customer and commission-cycle workflows and their
-activities. Stateless: run as many as the load needs.
+activities, and the sweeper. Stateless: run as many as the load needs.
 
 Environment:
+  METRICS_ADDR        listen address of the worker's /metrics (default :9464)
 ` + connectionEnv
 
-// connections are the external PostgreSQL and Temporal of serve and worker.
+// connections are the external PostgreSQL and Temporal of serve and worker,
+// and the metrics of both.
 type connections struct {
 	logger   *slog.Logger
 	pool     *pgxpool.Pool
 	temporal client.Client
+	metrics  *metrics.Registry
 }
 
 // connect opens the pool and a Temporal client. With lazy, the client
@@ -75,10 +81,14 @@ func connect(ctx context.Context, lazy bool) (*connections, error) {
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
+	reg := metrics.NewRegistry(logger)
+	reg.WatchPool(pool)
+	reg.WatchBacklog(store.New(pool))
 	opts := client.Options{
-		HostPort:  env("TEMPORAL_ADDRESS", "localhost:7233"),
-		Namespace: env("TEMPORAL_NAMESPACE", "default"),
-		Logger:    sdklog.NewStructuredLogger(logger),
+		HostPort:       env("TEMPORAL_ADDRESS", "localhost:7233"),
+		Namespace:      env("TEMPORAL_NAMESPACE", "default"),
+		Logger:         sdklog.NewStructuredLogger(logger),
+		MetricsHandler: reg.Temporal(),
 	}
 	dial := client.DialContext
 	if lazy {
@@ -89,7 +99,7 @@ func connect(ctx context.Context, lazy bool) (*connections, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connect to Temporal at TEMPORAL_ADDRESS: %w", err)
 	}
-	return &connections{logger: logger, pool: pool, temporal: tc}, nil
+	return &connections{logger: logger, pool: pool, temporal: tc, metrics: reg}, nil
 }
 
 func (c *connections) close() {
@@ -116,7 +126,7 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer conns.close()
 	apiServer := api.NewServer(api.Config{Pool: conns.pool, Temporal: conns.temporal, AdminKeys: adminKeys, Logger: conns.logger,
-		PostbackMaxAge: maxAge, PublicURL: env("PUBLIC_URL", "")})
+		Metrics: conns.metrics, PostbackMaxAge: maxAge, PublicURL: env("PUBLIC_URL", "")})
 	// Deferred before the HTTP server's shutdown, so stopped after it:
 	// requests finishing during the shutdown are still signalled.
 	defer apiServer.Start()()
@@ -151,11 +161,23 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := worker.Prepare(ctx, conns.temporal, env("TEMPORAL_NAMESPACE", "default")); err != nil {
 		return err
 	}
+	metricsSrv := &http.Server{
+		Addr:              env("METRICS_ADDR", ":9464"),
+		Handler:           metricsMux(conns.metrics),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	l, err := net.Listen("tcp", metricsSrv.Addr)
+	if err != nil {
+		return fmt.Errorf("METRICS_ADDR: %w", err)
+	}
+	go func() { _ = metricsSrv.Serve(l) }()
+	defer metricsSrv.Close()
+
 	w := worker.New(conns.temporal, worker.Config{Pool: conns.pool, Logger: conns.logger})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
-	conns.logger.Info("worker started", "task_queue", worker.TaskQueue)
+	conns.logger.Info("worker started", "task_queue", worker.TaskQueue, "metrics", "http://"+l.Addr().String()+"/metrics")
 	<-ctx.Done()
 	w.Stop()
 	return nil
@@ -172,6 +194,13 @@ func postbackMaxAge() (time.Duration, error) {
 		return 0, fmt.Errorf("POSTBACK_MAX_AGE_DAYS: must be a number of days from 1 to 36500, got %q", v)
 	}
 	return time.Duration(days) * 24 * time.Hour, nil
+}
+
+// metricsMux serves the worker's metrics at /metrics.
+func metricsMux(reg *metrics.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", reg.Handler())
+	return mux
 }
 
 // splitKeys splits a comma-separated list of keys.
