@@ -13,6 +13,7 @@ import (
 
 	"github.com/tierwise/tierwise/csvexport"
 	"github.com/tierwise/tierwise/customervalue"
+	"github.com/tierwise/tierwise/limits"
 	"github.com/tierwise/tierwise/store"
 	"github.com/tierwise/tierwise/workflows"
 )
@@ -41,7 +42,10 @@ func (s *Server) eventsReport(r *http.Request) (eventsReport, error) {
 	if err != nil {
 		return eventsReport{}, err
 	}
-	userID := chi.URLParam(r, "user_id")
+	userID, err := pathText(r, "user_id", limits.MaxUserIDLength)
+	if err != nil {
+		return eventsReport{}, err
+	}
 	rep := eventsReport{AdvertiserID: advertiserID, UserID: userID, WorkflowID: workflows.CustomerWorkflowID(advertiserID, userID),
 		Conversions: []conversionView{}, Progress: []customervalue.RuleProgress{}}
 	cs, err := s.store.CustomerConversions(r.Context(), advertiserID, userID)

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/tierwise/tierwise/limits"
 	"github.com/tierwise/tierwise/store"
 )
 
@@ -112,6 +114,25 @@ func newList[T any](items []T, p page, id func(T) int64) list[T] {
 		l.NextCursor = fmt.Sprint(id(l.Items[p.Limit-1]))
 	}
 	return l
+}
+
+// pathText reads a text parameter of the URL path, unescaped. chi routes on
+// the escaped path when the path has escapes its decoded form cannot show
+// (a %2F in a user_id: a/b/c is one segment), and its parameters are then
+// escaped too.
+func pathText(r *http.Request, name string, max int) (string, error) {
+	v := chi.URLParam(r, name)
+	if r.URL.RawPath != "" {
+		u, err := url.PathUnescape(v)
+		if err != nil {
+			return "", store.Invalid(name, "is not a valid escaped path segment")
+		}
+		v = u
+	}
+	if err := limits.Text(v, max, false); err != nil {
+		return "", store.Invalid(name, "%v", err)
+	}
+	return v, nil
 }
 
 // pathID reads a numeric id from the URL path.

@@ -83,10 +83,16 @@ func escapeUserID(s string) string {
 }
 
 // CustomerAttribute is the value of the TierwiseCustomer search attribute:
-// "<advertiser>/<user_id>", the user_id as the advertiser sent it.
+// "<advertiser>/<user_id>", the user_id as the advertiser sent it but for
+// three characters percent-escaped: " as %22, \ as %5C and % itself as %25.
+// Temporal's SQL visibility stores such values but cannot match them
+// exactly (its query escaping is MySQL's), so an operator looks for
+// TierwiseCustomer = '1/say %22hi%22'.
 func CustomerAttribute(advertiserID int64, userID string) string {
-	return strconv.FormatInt(advertiserID, 10) + "/" + userID
+	return strconv.FormatInt(advertiserID, 10) + "/" + attributeEscaper.Replace(userID)
 }
+
+var attributeEscaper = strings.NewReplacer("%", "%25", `"`, "%22", `\`, "%5C")
 
 // AnonymousWorkflowID is the id of the short workflow that prices a
 // conversion without a user_id.

@@ -250,6 +250,8 @@ func TestWorkflowIDs(t *testing.T) {
 	} {
 		require.Equal(t, want, workflows.CustomerWorkflowID(1, userID), "%q", userID)
 	}
+	require.Equal(t, "1/josé's %22x%22%5Cy 100%25", workflows.CustomerAttribute(1, `josé's "x"\y 100%`),
+		"readable, but for what Temporal's SQL visibility cannot match")
 	long := workflows.CustomerWorkflowID(1, strings.Repeat("🎉", 255))
 	require.Regexp(t, `^customer/1/~[0-9a-f]{64}$`, long)
 }
