@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -109,6 +110,9 @@ func ParsePostback(q url.Values, opts ParseOptions) (Postback, error) {
 	var p store.Problems
 	pb := Postback{Status: store.StatusApproved, OccurredAt: opts.Now.UTC(), Other: map[string]string{}}
 	if len(q) > maxParameters {
+		// The token still authenticates the caller, so that only the
+		// advertiser learns what is wrong with its postback.
+		pb.Token = cmp.Or(q.Get(paramToken), q.Get(paramVerificationToken))
 		p.Add("parameters", "at most %d parameters, got %d", maxParameters, len(q))
 		return pb, p.Err()
 	}
