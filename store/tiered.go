@@ -459,14 +459,21 @@ type CycleRow struct {
 	RetroPayout   decimal.Decimal `json:"retro_payout"`  // retroactive adjustments
 }
 
-// CycleFilter selects cycles; zero fields do not filter.
+// CycleFilter selects cycles; zero fields do not filter. After is the
+// cursor: the cycles that come after it in the report's order.
 type CycleFilter struct {
 	RuleID, PartnerID, OfferID int64
+	After                      *CycleKey
 	Limit                      int
 }
 
-// CommissionCycles lists cycles, newest period first.
+// CommissionCycles lists cycles newest period first, then by rule, partner
+// and offer: the order of the cursor.
 func (s *Store) CommissionCycles(ctx context.Context, f CycleFilter) ([]CycleRow, error) {
+	var after CycleKey
+	if f.After != nil {
+		after = *f.After
+	}
 	rows, err := s.pool.Query(ctx, `SELECT cc.rule_id, cc.partner_id, cc.offer_id, cc.period_start, cc.period_end,
 			cc.conversions, cc.event_count, cc.sale_amount, cc.revenue, cc.payout, cc.band, cc.band_reached_at, cc.closed_at,
 			coalesce((SELECT sum(l.amount) FROM ledger_lines l JOIN conversions c ON c.id = l.conversion_id
@@ -477,8 +484,10 @@ func (s *Store) CommissionCycles(ctx context.Context, f CycleFilter) ([]CycleRow
 					AND c.tiered_period_start = cc.period_start AND l.kind = 'payout' AND l.reason = 'retro'), 0)
 		FROM commission_cycles cc
 		WHERE ($1 = 0 OR cc.rule_id = $1) AND ($2 = 0 OR cc.partner_id = $2) AND ($3 = 0 OR cc.offer_id = $3)
+			AND (NOT $5 OR cc.period_start < $6
+				OR (cc.period_start = $6 AND (cc.rule_id, cc.partner_id, cc.offer_id) > ($7, $8, $9)))
 		ORDER BY cc.period_start DESC, cc.rule_id, cc.partner_id, cc.offer_id LIMIT $4`,
-		f.RuleID, f.PartnerID, f.OfferID, f.Limit)
+		f.RuleID, f.PartnerID, f.OfferID, f.Limit, f.After != nil, after.PeriodStart, after.RuleID, after.PartnerID, after.OfferID)
 	if err != nil {
 		return nil, fmt.Errorf("list commission cycles: %w", err)
 	}
