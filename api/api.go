@@ -15,7 +15,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
 
+	"github.com/tierwise/tierwise/console"
 	"github.com/tierwise/tierwise/ingest"
+	"github.com/tierwise/tierwise/lifecycle"
+	"github.com/tierwise/tierwise/reports"
 	"github.com/tierwise/tierwise/store"
 )
 
@@ -30,6 +33,12 @@ type Config struct {
 	// through the API (TIERWISE_ADMIN_KEY).
 	AdminKeys []string
 	Logger    *slog.Logger
+	// Console serves the affiliate manager's console under /console/.
+	Console bool
+	// TemporalUIURL and Namespace let the console link a customer to its
+	// workflow in the Temporal Web UI; without a URL it shows no links.
+	TemporalUIURL string
+	Namespace     string
 }
 
 // Server serves the HTTP API.
@@ -37,6 +46,9 @@ type Server struct {
 	pool      *pgxpool.Pool
 	store     *store.Store
 	ingester  *ingest.Ingester
+	lifecycle *lifecycle.Service
+	reports   *reports.Service
+	console   *console.Server
 	temporal  client.Client
 	adminKeys []string
 	logger    *slog.Logger
@@ -48,14 +60,23 @@ func NewServer(cfg Config) *Server {
 		cfg.Logger = slog.Default()
 	}
 	st := store.New(cfg.Pool)
-	return &Server{
+	s := &Server{
 		pool:      cfg.Pool,
 		store:     st,
 		ingester:  ingest.New(st, cfg.Temporal, cfg.Logger),
+		reports:   reports.New(st, cfg.Temporal),
 		temporal:  cfg.Temporal,
 		adminKeys: cfg.AdminKeys,
 		logger:    cfg.Logger,
 	}
+	s.lifecycle = lifecycle.New(st, s.ingester, reprice)
+	if cfg.Console {
+		s.console = console.New(console.Config{
+			Store: st, Reports: s.reports, Lifecycle: s.lifecycle, AdminKeys: cfg.AdminKeys, Logger: cfg.Logger,
+			TemporalUIURL: cfg.TemporalUIURL, Namespace: cfg.Namespace,
+		})
+	}
+	return s
 }
 
 // signalWorkers and signalQueue size the background signalling of accepted
@@ -87,6 +108,10 @@ func (s *Server) routes(r chi.Router) {
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Get("/openapi.yaml", s.openapi)
+	if s.console != nil {
+		r.Get("/", s.console.Redirect)
+		r.Mount(console.Path, s.console.Handler())
+	}
 	s.ingestRoutes(r)
 	s.clickRoutes(r)
 	r.Group(func(r chi.Router) {
@@ -97,6 +122,8 @@ func (s *Server) routes(r chi.Router) {
 		s.tieredRoutes(r)
 		s.customerRoutes(r)
 		s.customerValueRoutes(r)
+		s.apiKeyRoutes(r)
+		s.reportRoutes(r)
 	})
 	r.Group(func(r chi.Router) {
 		r.Use(s.requirePartner)

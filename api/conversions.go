@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,8 +14,8 @@ import (
 
 	"github.com/tierwise/tierwise/ingest"
 	"github.com/tierwise/tierwise/pricing"
+	"github.com/tierwise/tierwise/reports"
 	"github.com/tierwise/tierwise/store"
-	"github.com/tierwise/tierwise/workflows"
 )
 
 // ingestRoutes are the advertisers' postback endpoints, authenticated by the
@@ -153,21 +152,10 @@ func (s *Server) patchConversion(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	before, err := s.store.Conversion(r.Context(), id)
+	c, err := s.lifecycle.SetStatus(r.Context(), id, in.Status)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
-	}
-	c, signal, err := s.store.SetStatus(r.Context(), id, in.Status)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if signal {
-		s.ingester.Signal(r.Context(), c)
-	}
-	if before.Status == store.StatusApproved && c.Status == store.StatusRejected {
-		s.ingester.Tell(r.Context(), c, workflows.SignalReversal, workflows.ReversalSignal{ConversionID: c.ID})
 	}
 	writeJSON(w, http.StatusOK, c)
 }
@@ -211,17 +199,11 @@ func (s *Server) refund(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	c, refund, err := s.store.RefundConversion(r.Context(), id, in.RefundInput, reprice)
+	_, refund, err := s.lifecycle.Refund(r.Context(), id, in.RefundInput)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	sale, revenue, err := s.store.RefundTotals(r.Context(), id)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.ingester.Tell(r.Context(), c, workflows.SignalRefund, workflows.RefundSignal{ConversionID: id, SaleAmount: sale.String(), Revenue: revenue.String()})
 	v, err := s.conversionView(r, id)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -260,12 +242,10 @@ func (s *Server) reversal(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	c, err := s.store.ReverseConversion(r.Context(), id, in.Note)
-	if err != nil {
+	if _, err := s.lifecycle.Reverse(r.Context(), id, in.Note); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	s.ingester.Tell(r.Context(), c, workflows.SignalReversal, workflows.ReversalSignal{ConversionID: id})
 	v, err := s.conversionView(r, id)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -294,56 +274,20 @@ func (s *Server) createPayoutRun(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, run)
 }
 
-// conversionFilter reads the report's filters from the query string. Dates
-// are days in the network's time zone (to is inclusive) or RFC 3339 instants.
+// conversionFilter reads the report's filters (reports.ParseConversionFilter)
+// and the page from the query string.
 func (s *Server) conversionFilter(r *http.Request) (store.ConversionFilter, error) {
-	q := r.URL.Query()
-	var p store.Problems
-	f := store.ConversionFilter{Status: q.Get("status"), UserID: q.Get("user_id")}
 	pg, err := parsePage(r)
 	if err != nil {
-		return f, err
+		return store.ConversionFilter{}, err
 	}
-	f.After, f.Limit = pg.After, pg.Limit
 	loc, err := s.store.NetworkTimeZone(r.Context())
 	if err != nil {
-		return f, err
+		return store.ConversionFilter{}, err
 	}
-	parseTime := func(field string, endOfDay bool) time.Time {
-		v := q.Get(field)
-		if v == "" {
-			return time.Time{}
-		}
-		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-			return t
-		}
-		d, err := time.ParseInLocation(time.DateOnly, v, loc)
-		if err != nil {
-			p.Add(field, "must be a date YYYY-MM-DD or an RFC 3339 time")
-			return time.Time{}
-		}
-		if endOfDay {
-			return d.AddDate(0, 0, 1)
-		}
-		return d
-	}
-	f.From, f.To = parseTime("from", false), parseTime("to", true)
-	ids := map[string]*int64{"partner_id": &f.PartnerID, "offer_id": &f.OfferID, "advertiser_id": &f.AdvertiserID, "tier_id": &f.TierID}
-	for field, dst := range ids {
-		if v := q.Get(field); v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n <= 0 {
-				p.Add(field, "must be a positive integer")
-			}
-			*dst = n
-		}
-	}
-	switch f.Status {
-	case "", store.StatusPending, store.StatusApproved, store.StatusRejected:
-	default:
-		p.Add("status", "must be pending, approved or rejected")
-	}
-	return f, p.Err()
+	f, err := reports.ParseConversionFilter(r.URL.Query(), loc)
+	f.After, f.Limit = pg.After, pg.Limit
+	return f, err
 }
 
 func (s *Server) listConversions(w http.ResponseWriter, r *http.Request) {
@@ -375,7 +319,7 @@ func (s *Server) exportConversions(w http.ResponseWriter, r *http.Request) {
 	f.Limit = 1000
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="conversions.csv"`)
-	cw := csv.NewWriter(w)
+	cw := reports.NewCSVWriter(w)
 	_ = cw.Write(csvHeader)
 	for {
 		cs, err := s.store.ListConversions(r.Context(), f)
@@ -395,5 +339,5 @@ func (s *Server) exportConversions(w http.ResponseWriter, r *http.Request) {
 		}
 		f.After = cs[len(cs)-1].ID
 	}
-	cw.Flush()
+	_ = cw.Flush()
 }
