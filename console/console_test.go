@@ -9,6 +9,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -49,7 +50,11 @@ func setup(t *testing.T) *testBundle {
 // serve starts a console on pool that accepts the configured keys.
 func serve(t *testing.T, pool *pgxpool.Pool, keys []string) *testBundle {
 	t.Helper()
-	srv := api.NewServer(api.Config{Pool: pool, AdminKeys: keys, Logger: slog.New(slog.DiscardHandler), Console: true,
+	logger := slog.New(slog.DiscardHandler)
+	if testing.Verbose() {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	srv := api.NewServer(api.Config{Pool: pool, AdminKeys: keys, Logger: logger, Console: true,
 		TemporalUIURL: "http://temporal-ui.example", Namespace: "default"})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)

@@ -54,6 +54,7 @@ var filterFields = []string{"from", "to", "partner_id", "offer_id", "advertiser_
 // rules that touched each, and the totals of everything the filters select.
 func (s *Server) conversions(w http.ResponseWriter, r *http.Request) {
 	v := s.view(r, "Conversions", "conversions").withFlash(w, r)
+	v.Refused = "Check the filters"
 	q := r.URL.Query()
 	v.Form = q
 	choices, err := s.filterChoices(r)

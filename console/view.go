@@ -33,6 +33,9 @@ type view struct {
 	// are the problems no field of the form shows.
 	Errors map[string][]string
 	Alerts []string
+	// Refused leads the summary of a refused form: "Not saved" unless the
+	// form only filters.
+	Refused string
 	// Form holds the values a form was sent with, to show them again.
 	Form url.Values
 	// Secret is a key or token shown once; SecretLabel says what it is.
@@ -45,7 +48,7 @@ type view struct {
 
 // view starts the view of a page.
 func (s *Server) view(r *http.Request, title, section string) *view {
-	v := &view{Title: title, Section: section, Errors: map[string][]string{}, Form: url.Values{}, Loc: time.UTC, base: baseURL(r)}
+	v := &view{Title: title, Section: section, Errors: map[string][]string{}, Form: url.Values{}, Loc: time.UTC, base: baseURL(r), Refused: "Not saved"}
 	if sess, ok := sessionOf(r); ok {
 		v.Session, v.CSRF = &sess, sess.CSRFToken
 	}
