@@ -76,7 +76,7 @@ func TestConsoleConversionReport(t *testing.T) {
 			"tiered_rule_id=" + itoa(rule.ID):                   {itoa(tiered1.ID), itoa(plain.ID)},
 			"offer_id=" + itoa(n.Offer.ID) + "&status=approved": {itoa(tiered1.ID), itoa(plain.ID)},
 			"advertiser_id=" + itoa(n.Advertiser.ID) + "&user_id=" + url.QueryEscape(tiered1.UserID): {itoa(tiered1.ID)},
-			"from=2000-01-01&to=2000-01-02":                                                          nil,
+			"from=2000-01-01&to=2000-01-02": nil,
 		}
 		for q, want := range cases {
 			require.Equal(t, want, rowIDs(b.mustGet("/console/conversions?"+q)), q)

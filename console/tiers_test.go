@@ -156,7 +156,9 @@ func TestConsoleCustomPayouts(t *testing.T) {
 		require.NoError(t, err)
 		return c
 	}
-	cpa := func(amount string) *pricing.PayoutRate { return &pricing.PayoutRate{Type: pricing.PayoutCPA, Amount: dec(amount)} }
+	cpa := func(amount string) *pricing.PayoutRate {
+		return &pricing.PayoutRate{Type: pricing.PayoutCPA, Amount: dec(amount)}
+	}
 	start := time.Now().Add(-time.Hour)
 	all := mk(store.CustomPayoutInput{OfferID: n.Offer.ID, Payout: cpa("0.60")})
 	dated := mk(store.CustomPayoutInput{OfferID: n.Offer.ID, Payout: cpa("0.80"), StartsAt: &start})

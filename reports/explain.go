@@ -365,7 +365,7 @@ func summary(c store.Conversion, x pricing.Explanation, e Explanation) string {
 	for _, l := range e.Layers {
 		switch {
 		case l.Number == 4 && slices.Contains(l.Decided, "payout"):
-			decider += ", adjusted by the Tiered Commission"
+			decider += " and adjusted by the Tiered Commission"
 		case l.Number == 5 && slices.Contains(l.Decided, "payout"):
 			decider = "a Customer Value override"
 		}
@@ -377,7 +377,7 @@ func summary(c store.Conversion, x pricing.Explanation, e Explanation) string {
 			}
 		}
 	}
-	s := fmt.Sprintf("Pays %s: %s", Money(c.Payout, c.Currency), decider)
+	s := fmt.Sprintf("Pays %s, set by %s", Money(c.Payout, c.Currency), decider)
 	if !bonus.IsZero() {
 		s += fmt.Sprintf(", plus a Customer Value bonus of %s", Money(bonus, c.Currency))
 	}
