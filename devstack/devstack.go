@@ -1,7 +1,7 @@
 // Package devstack runs all of tierwise in one process for development: an
 // embedded Temporal server on SQLite, the Temporal Web UI, a throwaway
 // PostgreSQL cluster (unless a database URL is given), the migrations, the
-// worker and the HTTP API. Everything persists under one data directory, so a
+// worker, and the HTTP API with the console. Everything persists under one data directory, so a
 // second start finds the workflows and the data of the first.
 package devstack
 
@@ -164,12 +164,13 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		cfg.AdminKeys = []string{key}
 	}
 	s.adminKey = cfg.AdminKeys[0]
-	apiServer := api.NewServer(api.Config{Pool: s.pool, Temporal: s.client, AdminKeys: cfg.AdminKeys, Logger: cfg.Logger})
+	apiServer := api.NewServer(api.Config{Pool: s.pool, Temporal: s.client, AdminKeys: cfg.AdminKeys, Logger: cfg.Logger,
+		Console: true, TemporalUIURL: s.ui.URL(), Namespace: cfg.Namespace})
 	s.stopAPI = apiServer.Start()
 	s.http = &http.Server{Handler: apiServer.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	s.httpDone = make(chan error, 1)
 	go func() { s.httpDone <- s.http.Serve(l) }()
-	step("HTTP API")
+	step("HTTP API and console")
 	return s, nil
 }
 
@@ -194,6 +195,9 @@ func adminKey(path string) (string, error) {
 
 // APIURL is the HTTP API's base URL.
 func (s *Stack) APIURL() string { return s.apiURL }
+
+// ConsoleURL is the affiliate manager's console.
+func (s *Stack) ConsoleURL() string { return s.apiURL + "/console/" }
 
 // UIURL is the Temporal Web UI's base URL.
 func (s *Stack) UIURL() string { return s.ui.URL() }

@@ -66,6 +66,7 @@ func TestDevStackStartsAndStops(t *testing.T) {
 	require.Equal(t, http.StatusOK, get(t, s.APIURL()+"/readyz"))
 	require.Equal(t, http.StatusOK, get(t, s.APIURL()+"/healthz"))
 	require.Equal(t, http.StatusOK, get(t, s.UIURL()+"/"))
+	require.Equal(t, http.StatusOK, get(t, s.ConsoleURL()), "the console's sign-in page")
 
 	ctx := context.Background()
 	ns, err := s.Client().WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: "default"})
