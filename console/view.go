@@ -145,6 +145,14 @@ func (v *view) Time(t any) string {
 // Date writes the day of an instant in the network's time zone.
 func (v *view) Date(t time.Time) string { return t.In(v.Loc).Format("2006-01-02") }
 
+// LastDay is the last day of a period that ends (exclusive) at end.
+func (v *view) LastDay(end *time.Time) string {
+	if end == nil {
+		return ""
+	}
+	return end.Add(-time.Nanosecond).In(v.Loc).Format("2006-01-02")
+}
+
 // Zone names the network's time zone.
 func (v *view) Zone() string { return v.Loc.String() }
 

@@ -45,9 +45,12 @@ type Layer struct {
 	// custom setting, the rule and band.
 	Source string
 	// Applied is true when the layer computed an amount; Decided lists the
-	// amounts ("payout", "revenue") it set that no higher layer replaced.
-	Applied bool
-	Decided []string
+	// amounts ("payout", "revenue") it set that no higher layer replaced,
+	// and Adjusted those it changed on top of a lower layer's (the tiered
+	// commission).
+	Applied  bool
+	Decided  []string
+	Adjusted []string
 	// Why says why the layer did not apply, or adds a note.
 	Why     string
 	Amounts []Amount
@@ -272,7 +275,7 @@ func tieredLayer(c store.Conversion, rule tiered.Rule, lines []store.LedgerLine)
 		if a.line.Adjusted {
 			amt.Formula = a.line.Formula + "; line: " + a.line.LineFormula
 			if !(a.kind == "payout" && overridden) {
-				l.Decided = append(l.Decided, a.kind)
+				l.Adjusted = append(l.Adjusted, a.kind)
 			}
 		} else {
 			amt.Formula = "no change: " + SignedMoney(a.line.Amount, c.Currency)
@@ -364,7 +367,7 @@ func summary(c store.Conversion, x pricing.Explanation, e Explanation) string {
 	var bonus decimal.Decimal
 	for _, l := range e.Layers {
 		switch {
-		case l.Number == 4 && slices.Contains(l.Decided, "payout"):
+		case l.Number == 4 && slices.Contains(l.Adjusted, "payout"):
 			decider += " and adjusted by the Tiered Commission"
 		case l.Number == 5 && slices.Contains(l.Decided, "payout"):
 			decider = "a Customer Value override"
