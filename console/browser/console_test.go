@@ -240,7 +240,7 @@ func TestConsoleValidationErrors(t *testing.T) {
 		chromedp.Click(chromedp.ID("add-tier")),
 		chromedp.WaitVisible(chromedp.ID("margin-error")),
 	)
-	require.Equal(t, "must be a percent from 0 to 100, got 130", b.text("#margin-error"))
+	require.Equal(t, "Must be a percent from 0 to 100, got 130", b.text("#margin-error"), "as the manager reads it")
 	require.True(t, eval[bool](b, `(() => {
 		const input = document.getElementById("margin"), error = document.getElementById("margin-error");
 		return input.parentElement === error.parentElement && input.getAttribute("aria-invalid") === "true" &&
