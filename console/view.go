@@ -114,9 +114,6 @@ func (v *view) ErrorCount() int {
 // Val is the value a form field was sent with.
 func (v *view) Val(field string) string { return v.Form.Get(field) }
 
-// Vals are the values a multi-value field was sent with.
-func (v *view) Vals(field string) []string { return v.Form[field] }
-
 // Checked reports whether a checkbox was sent checked.
 func (v *view) Checked(field string) bool { return checked(v.Form.Get(field)) }
 
@@ -205,17 +202,13 @@ var funcs = template.FuncMap{
 		}
 		return e
 	},
-	"reason":   reports.ReasonWords,
-	"metric":   func(m any) string { return strings.ReplaceAll(fmt.Sprint(m), "_", " ") },
-	"words":    func(s any) string { return strings.ReplaceAll(fmt.Sprint(s), "_", " ") },
-	"join":     strings.Join,
-	"itoa":     func(n int64) string { return strconv.FormatInt(n, 10) },
-	"add":      func(a, b int) int { return a + b },
-	"deref":    func(p *int64) int64 { return derefInt(p) },
-	"contains": func(list []string, s string) bool { return slices.Contains(list, s) },
-	"float": func(d decimal.Decimal) string {
-		return d.String()
-	},
+	"reason":     reports.ReasonWords,
+	"metric":     func(m any) string { return strings.ReplaceAll(fmt.Sprint(m), "_", " ") },
+	"words":      func(s any) string { return strings.ReplaceAll(fmt.Sprint(s), "_", " ") },
+	"join":       strings.Join,
+	"itoa":       func(n int64) string { return strconv.FormatInt(n, 10) },
+	"add":        func(a, b int) int { return a + b },
+	"deref":      func(p *int64) int64 { return derefInt(p) },
 	"dur":        duration,
 	"condTarget": condTarget,
 	// share is what a partner keeps of the revenue under a margin.

@@ -8,7 +8,6 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tierwise/tierwise/store"
-	"github.com/tierwise/tierwise/tiered"
 )
 
 // ConversionDetail is one conversion as its page shows it: the conversion
@@ -87,9 +86,4 @@ func PendingWork(c store.Conversion) []string {
 		}
 	}
 	return out
-}
-
-// TieredRule is the tiered rule id as it is now.
-func (s *Service) TieredRule(ctx context.Context, id int64) (tiered.Rule, error) {
-	return s.store.TieredRule(ctx, id)
 }
