@@ -239,7 +239,8 @@ func (s *Store) MarkCycleSignalSent(ctx context.Context, id int64) error {
 // UnsentCycleSignals lists outbox signals written before the given time and
 // not delivered, oldest first.
 func (s *Store) UnsentCycleSignals(ctx context.Context, before time.Time, limit int) ([]CycleSignal, error) {
-	rows, err := s.pool.Query(ctx, `SELECT s.id, s.rule_id, s.partner_id, s.offer_id, s.period_start, c.period_end, s.band, c.closed_at IS NOT NULL
+	rows, err := s.pool.Query(ctx, `SELECT s.id, s.rule_id, s.partner_id, s.offer_id, s.period_start,
+			nullif(c.period_end, 'infinity'::timestamptz), s.band, c.closed_at IS NOT NULL
 		FROM cycle_signals s
 		JOIN commission_cycles c USING (rule_id, partner_id, offer_id, period_start)
 		WHERE s.sent_at IS NULL AND s.created_at < $1 ORDER BY s.id LIMIT $2`, before, limit)
@@ -248,8 +249,11 @@ func (s *Store) UnsentCycleSignals(ctx context.Context, before time.Time, limit 
 	}
 	sigs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (CycleSignal, error) {
 		var s CycleSignal
-		err := r.Scan(&s.ID, &s.Key.RuleID, &s.Key.PartnerID, &s.Key.OfferID, &s.Key.PeriodStart, &s.PeriodEnd, &s.Band, &s.Closed)
-		s.PeriodEnd = finite(s.PeriodEnd)
+		var end *time.Time // nil for a global period, whose end is infinity
+		err := r.Scan(&s.ID, &s.Key.RuleID, &s.Key.PartnerID, &s.Key.OfferID, &s.Key.PeriodStart, &end, &s.Band, &s.Closed)
+		if end != nil {
+			s.PeriodEnd = end.UTC()
+		}
 		return s, err
 	})
 	if err != nil {
@@ -474,8 +478,8 @@ func (s *Store) CommissionCycles(ctx context.Context, f CycleFilter) ([]CycleRow
 	if f.After != nil {
 		after = *f.After
 	}
-	rows, err := s.pool.Query(ctx, `SELECT cc.rule_id, cc.partner_id, cc.offer_id, cc.period_start, cc.period_end,
-			cc.conversions, cc.event_count, cc.sale_amount, cc.revenue, cc.payout, cc.band, cc.band_reached_at, cc.closed_at,
+	rows, err := s.pool.Query(ctx, `SELECT cc.rule_id, cc.partner_id, cc.offer_id, cc.period_start,
+			nullif(cc.period_end, 'infinity'::timestamptz), cc.conversions, cc.event_count, cc.sale_amount, cc.revenue, cc.payout, cc.band, cc.band_reached_at, cc.closed_at,
 			coalesce((SELECT sum(l.amount) FROM ledger_lines l JOIN conversions c ON c.id = l.conversion_id
 				WHERE c.tiered_rule_id = cc.rule_id AND c.partner_id = cc.partner_id AND c.offer_id = cc.offer_id
 					AND c.tiered_period_start = cc.period_start AND l.kind = 'payout' AND l.reason = 'tiered'), 0),
@@ -493,14 +497,12 @@ func (s *Store) CommissionCycles(ctx context.Context, f CycleFilter) ([]CycleRow
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (CycleRow, error) {
 		var c CycleRow
-		var end time.Time
-		err := r.Scan(&c.RuleID, &c.PartnerID, &c.OfferID, &c.PeriodStart, &end,
+		// A global period never ends: its period_end is infinity, read as nil.
+		err := r.Scan(&c.RuleID, &c.PartnerID, &c.OfferID, &c.PeriodStart, &c.PeriodEnd,
 			&c.Metrics.Conversions, &c.Metrics.EventCount, &c.Metrics.SaleAmount, &c.Metrics.Revenue, &c.Metrics.Payout,
 			&c.Band, &c.BandReachedAt, &c.ClosedAt, &c.TieredPayout, &c.RetroPayout)
 		c.PeriodStart = c.PeriodStart.UTC()
-		if e := finite(end); !e.IsZero() {
-			c.PeriodEnd = &e
-		}
+		c.PeriodEnd = utcPtr(c.PeriodEnd)
 		return c, err
 	})
 	if err != nil {
