@@ -173,6 +173,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if v.HasErrors() {
+		s.logger.WarnContext(r.Context(), "console sign-in refused", "reason", v.Errors["key"][0], "remote", r.RemoteAddr)
 		s.renderSignIn(w, r, http.StatusUnauthorized, v)
 		return
 	}
@@ -181,6 +182,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, err)
 		return
 	}
+	s.logger.InfoContext(r.Context(), "console sign-in", "key", key.Name, "api_key_id", key.ID, "session_id", sess.ID)
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: Path, Expires: sess.ExpiresAt, HttpOnly: true,
 		Secure: secure(r), SameSite: http.SameSiteStrictMode})
 	http.SetCookie(w, &http.Cookie{Name: signInCookie, Value: "", Path: Path, MaxAge: -1, HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode})

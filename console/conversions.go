@@ -143,8 +143,10 @@ type conversionData struct {
 	reports.ConversionDetail
 	// WorkflowURL opens the customer's workflow in the Temporal Web UI.
 	WorkflowURL string
-	// Refundable is whether the conversion can take a partial refund now.
+	// Refundable is whether the conversion can take a partial refund now;
+	// Decidable whether it can be approved or rejected.
 	Refundable bool
+	Decidable  bool
 }
 
 func (s *Server) conversion(w http.ResponseWriter, r *http.Request) {
@@ -165,7 +167,11 @@ func (s *Server) conversionPage(w http.ResponseWriter, r *http.Request, status i
 	c := d.Row.Conversion
 	v.Title = fmt.Sprintf("Conversion %d", id)
 	data := conversionData{ConversionDetail: d, WorkflowURL: s.workflowURL(c.WorkflowID, c.Anonymous()),
-		Refundable: c.Status == store.StatusApproved && c.PricedAt != nil && c.ReversedAt == nil}
+		Refundable: c.Status == store.StatusApproved && c.PricedAt != nil && c.ReversedAt == nil,
+		// A conversion rejected at the postback edge is to be approvable too
+		// (DESIGN §14.1) once store.SetStatus allows it; today only pending
+		// ones are.
+		Decidable: c.Status == store.StatusPending}
 	v.Data = data
 	s.render(w, r, status, "conversion", v)
 }
