@@ -163,8 +163,8 @@ func parsePages() map[string]*template.Template {
 	return pages
 }
 
-// render writes a page with status, in the layout (or bare, for the
-// sign-in page, which has no navigation).
+// render writes a page with status in the layout, which shows the
+// navigation to a signed-in admin only.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page string, v *view) {
 	s.renderTemplate(w, r, status, page, "layout", v)
 }
@@ -191,23 +191,6 @@ func (s *Server) renderTemplate(w http.ResponseWriter, r *http.Request, status i
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = buf.WriteTo(w)
-}
-
-// fail answers a request whose work failed: invalid input re-renders the
-// page with each problem next to its field (400), and the other error
-// kinds show an error page with their status.
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error, page string, v *view, fields ...string) {
-	var invalid *store.InvalidError
-	switch {
-	case errors.As(err, &invalid) && page != "":
-		v.problems(invalid.Problems, fields)
-		s.render(w, r, http.StatusBadRequest, page, v)
-	case errors.Is(err, store.ErrConflict) && page != "":
-		v.Alerts = append(v.Alerts, conflictMessage(err))
-		s.render(w, r, http.StatusConflict, page, v)
-	default:
-		s.errorPage(w, r, err)
-	}
 }
 
 // errorPage shows an error with the status its kind maps to.
@@ -238,8 +221,9 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	s.errorPage(w, r, store.NotFound("page", r.URL.Path))
 }
 
-// wrapped matches the context the store wraps around an error message.
-var wrapped = regexp.MustCompile(`^(set status of|refund|reverse|create payout run|[a-z ]+) conversion \d+: |^create payout run: `)
+// wrapped matches the context the store wraps around an error message
+// ("set status of conversion 5: ", "refund conversion 5: ").
+var wrapped = regexp.MustCompile(`^[a-z ]+ conversion \d+: |^create payout run: `)
 
 // conflictMessage is a conflict error as a sentence, without the context
 // the store wraps it in.
