@@ -23,7 +23,8 @@ type Service struct {
 }
 
 // New returns the service. reprice re-prices a refunded conversion's layer
-// 1–3 amounts from its pricing record.
+// 1–3 amounts from its pricing record (the API's, for now: once the store
+// re-prices refunds itself, it goes).
 func New(st *store.Store, ing *ingest.Ingester, reprice store.Repricer) *Service {
 	return &Service{store: st, ingester: ing, reprice: reprice}
 }

@@ -16,7 +16,8 @@ type Pipeline struct {
 	OldestUnpriced *time.Time `json:"oldest_unpriced,omitempty"`
 	// Stuck counts approved conversions still unpriced StuckAfter after
 	// they were accepted: pricing takes well under a second and the sweeper
-	// retries an unsignalled one after seconds, so these keep failing.
+	// retries an unsignalled one after seconds, so these keep failing. Once
+	// conversions record a stuck state of their own, this counts that.
 	Stuck      int64         `json:"stuck"`
 	StuckAfter time.Duration `json:"-"`
 	// LagP50 and LagP95 are the time from accept to priced of the
