@@ -18,9 +18,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
 
+	"github.com/tierwise/tierwise/console"
 	"github.com/tierwise/tierwise/ingest"
+	"github.com/tierwise/tierwise/lifecycle"
 	"github.com/tierwise/tierwise/limits"
 	"github.com/tierwise/tierwise/metrics"
+	"github.com/tierwise/tierwise/reports"
 	"github.com/tierwise/tierwise/store"
 )
 
@@ -46,6 +49,12 @@ type Config struct {
 	// (the Temporal client's, the pool's, the backlog); nil serves those
 	// alone.
 	Metrics *metrics.Registry
+	// Console serves the affiliate manager's console under /console/.
+	Console bool
+	// TemporalUIURL and Namespace let the console link a customer to its
+	// workflow in the Temporal Web UI; without a URL it shows no links.
+	TemporalUIURL string
+	Namespace     string
 }
 
 // Server serves the HTTP API.
@@ -53,6 +62,9 @@ type Server struct {
 	pool       *pgxpool.Pool
 	store      *store.Store
 	ingester   *ingest.Ingester
+	lifecycle  *lifecycle.Service
+	reports    *reports.Service
+	console    *console.Server
 	temporal   client.Client
 	adminKeys  []string
 	publicBase string
@@ -69,16 +81,25 @@ func NewServer(cfg Config) *Server {
 		cfg.Metrics = metrics.NewRegistry(cfg.Logger)
 	}
 	st := store.New(cfg.Pool)
-	return &Server{
+	s := &Server{
 		pool:       cfg.Pool,
 		store:      st,
 		ingester:   ingest.New(st, cfg.Temporal, cfg.Logger, ingest.Options{MaxAge: cfg.PostbackMaxAge}),
+		reports:    reports.New(st, cfg.Temporal),
 		temporal:   cfg.Temporal,
 		adminKeys:  cfg.AdminKeys,
 		publicBase: strings.TrimSuffix(cfg.PublicURL, "/"),
 		logger:     cfg.Logger,
 		metrics:    cfg.Metrics.Handler(),
 	}
+	s.lifecycle = lifecycle.New(st, s.ingester)
+	if cfg.Console {
+		s.console = console.New(console.Config{
+			Store: st, Reports: s.reports, Lifecycle: s.lifecycle, AdminKeys: cfg.AdminKeys, Logger: cfg.Logger,
+			TemporalUIURL: cfg.TemporalUIURL, Namespace: cfg.Namespace,
+		})
+	}
+	return s
 }
 
 // signalWorkers and signalQueue size the background signalling of accepted
@@ -149,6 +170,10 @@ func (s *Server) routes(r chi.Router) {
 	r.Get("/readyz", s.readyz)
 	r.Get("/openapi.yaml", s.openapi)
 	r.Method(http.MethodGet, "/metrics", s.metrics)
+	if s.console != nil {
+		r.Get("/", s.console.Redirect)
+		r.Mount(console.Path, s.console.Handler())
+	}
 	s.ingestRoutes(r)
 	s.clickRoutes(r)
 	r.Group(func(r chi.Router) {
@@ -159,6 +184,8 @@ func (s *Server) routes(r chi.Router) {
 		s.tieredRoutes(r)
 		s.customerRoutes(r)
 		s.customerValueRoutes(r)
+		s.apiKeyRoutes(r)
+		s.reportRoutes(r)
 	})
 	r.Group(func(r chi.Router) {
 		r.Use(s.requirePartner)

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"net/http"
 	"strings"
@@ -43,25 +42,14 @@ func bearer(r *http.Request) string {
 // (TIERWISE_ADMIN_KEY) or one created through the API.
 func (s *Server) requireAdmin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token := bearer(r)
-		if token == "" {
-			s.writeError(w, r, errUnauthorized)
-			return
-		}
-		for _, k := range s.adminKeys {
-			if subtle.ConstantTimeCompare([]byte(k), []byte(token)) == 1 {
-				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), adminNameKey, configuredAdmin)))
-				return
-			}
-		}
-		key, err := s.store.LookupAPIKey(r.Context(), token)
+		key, err := s.store.AdminKey(r.Context(), bearer(r), s.adminKeys)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			s.writeError(w, r, errUnauthorized)
+		case errors.Is(err, store.ErrNotAllowed):
+			s.writeError(w, r, errForbidden)
 		case err != nil:
 			s.writeError(w, r, err)
-		case key.Kind != store.KeyAdmin:
-			s.writeError(w, r, errForbidden)
 		default:
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), adminNameKey, key.Name)))
 		}

@@ -16,8 +16,8 @@ import (
 	"github.com/tierwise/tierwise/ingest"
 	"github.com/tierwise/tierwise/metrics"
 	"github.com/tierwise/tierwise/pricing"
+	"github.com/tierwise/tierwise/reports"
 	"github.com/tierwise/tierwise/store"
-	"github.com/tierwise/tierwise/workflows"
 )
 
 // ingestRoutes are the advertisers' postback endpoints, authenticated by the
@@ -179,7 +179,7 @@ func (s *Server) patchConversion(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, store.Invalid("status", "change the status or edit the amounts, in two requests"))
 		return
 	case edit:
-		c, err := s.store.EditConversion(r.Context(), id, store.EditInput{Payout: in.Payout, Revenue: in.Revenue, Reason: in.Reason, By: adminName(r)})
+		c, err := s.lifecycle.Edit(r.Context(), id, store.EditInput{Payout: in.Payout, Revenue: in.Revenue, Reason: in.Reason, By: adminName(r)})
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -187,17 +187,10 @@ func (s *Server) patchConversion(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, c)
 		return
 	}
-	change, err := s.store.SetStatus(r.Context(), id, in.Status)
+	c, err := s.lifecycle.SetStatus(r.Context(), id, in.Status)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
-	}
-	c := change.Conversion
-	if change.Price {
-		s.ingester.Signal(r.Context(), c)
-	}
-	if change.Reversed {
-		s.ingester.Tell(r.Context(), c, workflows.SignalReversal, workflows.ReversalSignal{ConversionID: c.ID})
 	}
 	writeJSON(w, http.StatusOK, c)
 }
@@ -241,18 +234,11 @@ func (s *Server) refund(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	c, refund, err := s.store.RefundConversion(r.Context(), id, in.RefundInput)
+	_, refund, err := s.lifecycle.Refund(r.Context(), id, in.RefundInput)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	totals, err := s.store.RefundTotals(r.Context(), id)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.ingester.Tell(r.Context(), c, workflows.SignalRefund, workflows.RefundSignal{ConversionID: id,
-		SaleAmount: totals.SaleAmount.String(), Revenue: totals.Revenue.String(), Payout: totals.Payout.String()})
 	v, err := s.conversionView(r, id)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -278,13 +264,9 @@ func (s *Server) reversal(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	c, tell, err := s.store.ReverseConversion(r.Context(), id, in.Note)
-	if err != nil {
+	if _, err := s.lifecycle.Reverse(r.Context(), id, in.Note); err != nil {
 		s.writeError(w, r, err)
 		return
-	}
-	if tell {
-		s.ingester.Tell(r.Context(), c, workflows.SignalReversal, workflows.ReversalSignal{ConversionID: id})
 	}
 	v, err := s.conversionView(r, id)
 	if err != nil {
@@ -315,69 +297,20 @@ func (s *Server) createPayoutRun(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, run)
 }
 
-// conversionFilter reads the report's filters from the query string. Dates
-// are days in the network's time zone (to is inclusive) or RFC 3339 instants.
+// conversionFilter reads the report's filters (reports.ParseConversionFilter)
+// and the page from the query string.
 func (s *Server) conversionFilter(r *http.Request) (store.ConversionFilter, error) {
-	q := r.URL.Query()
-	var p store.Problems
-	f := store.ConversionFilter{Status: q.Get("status"), UserID: q.Get("user_id"), RejectionReason: q.Get("rejection_reason")}
 	pg, err := parsePage(r)
 	if err != nil {
-		return f, err
+		return store.ConversionFilter{}, err
 	}
-	f.After, f.Limit = pg.After, pg.Limit
 	loc, err := s.store.NetworkTimeZone(r.Context())
 	if err != nil {
-		return f, err
+		return store.ConversionFilter{}, err
 	}
-	parseTime := func(field string, endOfDay bool) time.Time {
-		v := q.Get(field)
-		if v == "" {
-			return time.Time{}
-		}
-		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-			return t
-		}
-		d, err := time.ParseInLocation(time.DateOnly, v, loc)
-		if err != nil {
-			p.Add(field, "must be a date YYYY-MM-DD or an RFC 3339 time")
-			return time.Time{}
-		}
-		if endOfDay {
-			return d.AddDate(0, 0, 1)
-		}
-		return d
-	}
-	f.From, f.To = parseTime("from", false), parseTime("to", true)
-	ids := map[string]*int64{"partner_id": &f.PartnerID, "offer_id": &f.OfferID, "advertiser_id": &f.AdvertiserID, "tier_id": &f.TierID}
-	for field, dst := range ids {
-		if v := q.Get(field); v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n <= 0 {
-				p.Add(field, "must be a positive integer")
-			}
-			*dst = n
-		}
-	}
-	switch f.Status {
-	case "", store.StatusPending, store.StatusApproved, store.StatusRejected:
-	default:
-		p.Add("status", "must be pending, approved or rejected")
-	}
-	switch f.RejectionReason {
-	case "", store.RejectPartnerNotApproved, store.RejectPartnerInactive, store.RejectOfferInactive,
-		store.RejectAdvertiserInactive, store.RejectReversed, store.RejectPostback, store.RejectManual:
-	default:
-		p.Add("rejection_reason", "must be one of partner_not_approved, partner_inactive, offer_inactive, advertiser_inactive, reversed, postback, manual")
-	}
-	if v := q.Get("priced"); v != "" {
-		priced, err := strconv.ParseBool(v)
-		if err != nil {
-			p.Add("priced", "must be true or false")
-		}
-		f.Priced = &priced
-	}
-	return f, p.Err()
+	f, err := reports.ParseConversionFilter(r.URL.Query(), loc)
+	f.After, f.Limit = pg.After, pg.Limit
+	return f, err
 }
 
 func (s *Server) listConversions(w http.ResponseWriter, r *http.Request) {

@@ -5,8 +5,8 @@ import (
 	"strconv"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/shopspring/decimal"
 
+	"github.com/tierwise/tierwise/reports"
 	"github.com/tierwise/tierwise/store"
 	"github.com/tierwise/tierwise/tiered"
 )
@@ -108,78 +108,44 @@ func (s *Server) tieredConflicts(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, list[tiered.Conflict]{Items: append([]tiered.Conflict{}, tiered.Conflicts(rules, offers)...)})
 }
 
-// cycleReport is a commission cycle with its band by name and the distance
-// to the next band.
-type cycleReport struct {
-	store.CycleRow
-	RuleName string    `json:"rule_name"`
-	BandName string    `json:"band_name,omitempty"`
-	NextBand *nextBand `json:"next_band,omitempty"`
-}
-
-type nextBand struct {
-	Name  string     `json:"name"`
-	Needs []distance `json:"needs"`
-}
-
-// distance is what a metric must still exceed to reach the next band.
-type distance struct {
-	Metric        tiered.Metric   `json:"metric"`
-	Value         decimal.Decimal `json:"value"`
-	MustExceed    decimal.Decimal `json:"must_exceed"`
-	StillToExceed decimal.Decimal `json:"still_to_exceed"`
-}
-
+// listCommissionCycles is the commission-cycle report, a page at a time
+// (reports.Service.CommissionCycles).
 func (s *Server) listCommissionCycles(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	var p store.Problems
-	f := store.CycleFilter{Limit: maxLimit}
-	for field, dst := range map[string]*int64{"rule_id": &f.RuleID, "partner_id": &f.PartnerID, "offer_id": &f.OfferID} {
-		if v := q.Get(field); v != "" {
+	f := reports.CycleFilter{After: q.Get("after"), Limit: defaultLimit}
+	for _, id := range []struct {
+		field string
+		dst   *int64
+	}{{"rule_id", &f.RuleID}, {"partner_id", &f.PartnerID}, {"offer_id", &f.OfferID}} {
+		if v := q.Get(id.field); v != "" {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || n <= 0 {
-				p.Add(field, "must be a positive integer")
+				p.Add(id.field, "must be a positive integer")
 			}
-			*dst = n
+			*id.dst = n
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxLimit {
+			p.Add("limit", "must be between 1 and %d", maxLimit)
+		}
+		f.Limit = n
+	}
+	if f.After != "" {
+		if _, err := reports.ParseCycleCursor(f.After); err != nil {
+			p.Add("after", "must be a cursor from next_cursor")
 		}
 	}
 	if err := p.Err(); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	rows, err := s.store.CommissionCycles(r.Context(), f)
+	page, err := s.reports.CommissionCycles(r.Context(), f)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	rules := map[int64]tiered.Rule{}
-	out := make([]cycleReport, 0, len(rows))
-	for _, row := range rows {
-		rule, ok := rules[row.RuleID]
-		if !ok {
-			if rule, err = s.store.TieredRule(r.Context(), row.RuleID); err != nil {
-				s.writeError(w, r, err)
-				return
-			}
-			rules[row.RuleID] = rule
-		}
-		rep := cycleReport{CycleRow: row, RuleName: rule.Name}
-		if row.Band >= 0 && row.Band < len(rule.Bands) {
-			rep.BandName = rule.Bands[row.Band].Name
-		}
-		if next := row.Band + 1; next < len(rule.Bands) {
-			nb := &nextBand{Name: rule.Bands[next].Name}
-			for _, b := range rule.Bands[next].Bounds {
-				if b.Min == nil {
-					continue
-				}
-				v := row.Metrics.Value(b.Metric)
-				nb.Needs = append(nb.Needs, distance{Metric: b.Metric, Value: v, MustExceed: *b.Min,
-					StillToExceed: decimal.Max(decimal.Zero, b.Min.Sub(v))})
-			}
-			rep.NextBand = nb
-		}
-		out = append(out, rep)
-	}
-	writeJSON(w, http.StatusOK, list[cycleReport]{Items: out})
+	writeJSON(w, http.StatusOK, page)
 }

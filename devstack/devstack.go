@@ -1,7 +1,7 @@
 // Package devstack runs all of tierwise in one process for development: an
 // embedded Temporal server on SQLite, the Temporal Web UI, a throwaway
 // PostgreSQL cluster (unless a database URL is given), the migrations, the
-// worker and the HTTP API. Everything persists under one data directory, so a
+// worker, and the HTTP API with the console. Everything persists under one data directory, so a
 // second start finds the workflows and the data of the first.
 package devstack
 
@@ -180,12 +180,13 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	s.adminKey = cfg.AdminKeys[0]
 	apiServer := api.NewServer(api.Config{Pool: s.pool, Temporal: s.client, AdminKeys: cfg.AdminKeys, Logger: cfg.Logger,
-		Metrics: s.metrics, PostbackMaxAge: cfg.PostbackMaxAge, PublicURL: cfg.PublicURL})
+		Metrics: s.metrics, PostbackMaxAge: cfg.PostbackMaxAge, PublicURL: cfg.PublicURL,
+		Console: true, TemporalUIURL: s.ui.URL(), Namespace: cfg.Namespace})
 	s.stopAPI = apiServer.Start()
 	s.http = &http.Server{Handler: apiServer.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	s.httpDone = make(chan error, 1)
 	go func() { s.httpDone <- s.http.Serve(l) }()
-	step("HTTP API")
+	step("HTTP API and console")
 	return s, nil
 }
 
@@ -217,6 +218,9 @@ func (s *Stack) MetricsURL() string { return s.apiURL + "/metrics" }
 // TemporalMetricsURL is the URL of the embedded Temporal server's own
 // metrics, empty unless Config.TemporalMetricsAddr was set.
 func (s *Stack) TemporalMetricsURL() string { return s.temporal.MetricsURL() }
+
+// ConsoleURL is the affiliate manager's console.
+func (s *Stack) ConsoleURL() string { return s.apiURL + "/console/" }
 
 // UIURL is the Temporal Web UI's base URL.
 func (s *Stack) UIURL() string { return s.ui.URL() }

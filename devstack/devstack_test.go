@@ -86,6 +86,8 @@ func TestDevStackStartsAndStops(t *testing.T) {
 	status, body = getBody(t, temporalMetrics)
 	require.Equal(t, http.StatusOK, status)
 	require.Contains(t, body, "service_requests", "the Temporal server's own metrics")
+	status, _ = getBody(t, s.ConsoleURL())
+	require.Equal(t, http.StatusOK, status, "the console's sign-in page")
 
 	ctx := context.Background()
 	ns, err := s.Client().WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: "default"})

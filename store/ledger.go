@@ -37,6 +37,9 @@ type LedgerLine struct {
 	Key          string          `json:"-"`
 	PayoutRunID  *int64          `json:"payout_run_id,omitempty"`
 	CreatedAt    time.Time       `json:"created_at"`
+
+	// RuleID is the Customer Value rule of a bonus or override line.
+	RuleID int64 `json:"rule_id,omitempty"`
 }
 
 // NewLine is a line to append. Key makes the append idempotent: a line with
@@ -236,14 +239,16 @@ type querier interface {
 }
 
 func lines(ctx context.Context, q querier, conversionID int64) ([]LedgerLine, error) {
-	rows, err := q.Query(ctx, `SELECT id, conversion_id, partner_id, kind, amount, reason, layer, note, key, payout_run_id, created_at
+	rows, err := q.Query(ctx, `SELECT id, conversion_id, partner_id, kind, amount, reason, layer, note, key, payout_run_id,
+			coalesce(rule_id, 0), created_at
 		FROM ledger_lines WHERE conversion_id = $1 ORDER BY id`, conversionID)
 	if err != nil {
 		return nil, fmt.Errorf("read ledger lines of conversion %d: %w", conversionID, err)
 	}
 	ls, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (LedgerLine, error) {
 		var l LedgerLine
-		err := r.Scan(&l.ID, &l.ConversionID, &l.PartnerID, &l.Kind, &l.Amount, &l.Reason, &l.Layer, &l.Note, &l.Key, &l.PayoutRunID, &l.CreatedAt)
+		err := r.Scan(&l.ID, &l.ConversionID, &l.PartnerID, &l.Kind, &l.Amount, &l.Reason, &l.Layer, &l.Note, &l.Key, &l.PayoutRunID,
+			&l.RuleID, &l.CreatedAt)
 		return l, err
 	})
 	if err != nil {

@@ -249,7 +249,8 @@ func (s *Store) MarkCycleSignalSent(ctx context.Context, id int64) error {
 // UnsentCycleSignals lists outbox signals written before the given time and
 // not delivered, oldest first.
 func (s *Store) UnsentCycleSignals(ctx context.Context, before time.Time, limit int) ([]CycleSignal, error) {
-	rows, err := s.pool.Query(ctx, `SELECT s.id, s.rule_id, s.partner_id, s.offer_id, s.period_start, c.period_end, s.band, c.closed_at IS NOT NULL
+	rows, err := s.pool.Query(ctx, `SELECT s.id, s.rule_id, s.partner_id, s.offer_id, s.period_start,
+			nullif(c.period_end, 'infinity'::timestamptz), s.band, c.closed_at IS NOT NULL
 		FROM cycle_signals s
 		JOIN commission_cycles c USING (rule_id, partner_id, offer_id, period_start)
 		WHERE s.sent_at IS NULL AND s.created_at < $1 ORDER BY s.id LIMIT $2`, before, limit)
@@ -258,8 +259,11 @@ func (s *Store) UnsentCycleSignals(ctx context.Context, before time.Time, limit 
 	}
 	sigs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (CycleSignal, error) {
 		var s CycleSignal
-		err := r.Scan(&s.ID, &s.Key.RuleID, &s.Key.PartnerID, &s.Key.OfferID, &s.Key.PeriodStart, &s.PeriodEnd, &s.Band, &s.Closed)
-		s.PeriodEnd = finite(s.PeriodEnd)
+		var end *time.Time // nil for a global period, whose end is infinity
+		err := r.Scan(&s.ID, &s.Key.RuleID, &s.Key.PartnerID, &s.Key.OfferID, &s.Key.PeriodStart, &end, &s.Band, &s.Closed)
+		if end != nil {
+			s.PeriodEnd = end.UTC()
+		}
 		return s, err
 	})
 	if err != nil {
@@ -501,16 +505,23 @@ type CycleRow struct {
 	RetroPayout   decimal.Decimal `json:"retro_payout"`  // retroactive adjustments
 }
 
-// CycleFilter selects cycles; zero fields do not filter.
+// CycleFilter selects cycles; zero fields do not filter. After is the
+// cursor: the cycles that come after it in the report's order.
 type CycleFilter struct {
 	RuleID, PartnerID, OfferID int64
+	After                      *CycleKey
 	Limit                      int
 }
 
-// CommissionCycles lists cycles, newest period first.
+// CommissionCycles lists cycles newest period first, then by rule, partner
+// and offer: the order of the cursor.
 func (s *Store) CommissionCycles(ctx context.Context, f CycleFilter) ([]CycleRow, error) {
-	rows, err := s.pool.Query(ctx, `SELECT cc.rule_id, cc.partner_id, cc.offer_id, cc.period_start, cc.period_end,
-			cc.conversions, cc.event_count, cc.sale_amount, cc.revenue, cc.payout, cc.band, cc.band_reached_at, cc.closed_at,
+	var after CycleKey
+	if f.After != nil {
+		after = *f.After
+	}
+	rows, err := s.pool.Query(ctx, `SELECT cc.rule_id, cc.partner_id, cc.offer_id, cc.period_start,
+			nullif(cc.period_end, 'infinity'::timestamptz), cc.conversions, cc.event_count, cc.sale_amount, cc.revenue, cc.payout, cc.band, cc.band_reached_at, cc.closed_at,
 			coalesce((SELECT sum(l.amount) FROM ledger_lines l JOIN conversions c ON c.id = l.conversion_id
 				WHERE c.tiered_rule_id = cc.rule_id AND c.partner_id = cc.partner_id AND c.offer_id = cc.offer_id
 					AND c.tiered_period_start = cc.period_start AND l.kind = 'payout' AND l.reason = 'tiered'), 0),
@@ -519,21 +530,21 @@ func (s *Store) CommissionCycles(ctx context.Context, f CycleFilter) ([]CycleRow
 					AND c.tiered_period_start = cc.period_start AND l.kind = 'payout' AND l.reason = 'retro'), 0)
 		FROM commission_cycles cc
 		WHERE ($1 = 0 OR cc.rule_id = $1) AND ($2 = 0 OR cc.partner_id = $2) AND ($3 = 0 OR cc.offer_id = $3)
+			AND (NOT $5 OR cc.period_start < $6
+				OR (cc.period_start = $6 AND (cc.rule_id, cc.partner_id, cc.offer_id) > ($7, $8, $9)))
 		ORDER BY cc.period_start DESC, cc.rule_id, cc.partner_id, cc.offer_id LIMIT $4`,
-		f.RuleID, f.PartnerID, f.OfferID, f.Limit)
+		f.RuleID, f.PartnerID, f.OfferID, f.Limit, f.After != nil, after.PeriodStart, after.RuleID, after.PartnerID, after.OfferID)
 	if err != nil {
 		return nil, fmt.Errorf("list commission cycles: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (CycleRow, error) {
 		var c CycleRow
-		var end time.Time
-		err := r.Scan(&c.RuleID, &c.PartnerID, &c.OfferID, &c.PeriodStart, &end,
+		// A global period never ends: its period_end is infinity, read as nil.
+		err := r.Scan(&c.RuleID, &c.PartnerID, &c.OfferID, &c.PeriodStart, &c.PeriodEnd,
 			&c.Metrics.Conversions, &c.Metrics.EventCount, &c.Metrics.SaleAmount, &c.Metrics.Revenue, &c.Metrics.Payout,
 			&c.Band, &c.BandReachedAt, &c.ClosedAt, &c.TieredPayout, &c.RetroPayout)
 		c.PeriodStart = c.PeriodStart.UTC()
-		if e := finite(end); !e.IsZero() {
-			c.PeriodEnd = &e
-		}
+		c.PeriodEnd = utcPtr(c.PeriodEnd)
 		return c, err
 	})
 	if err != nil {

@@ -16,7 +16,8 @@ const devUsage = `Usage: tierwise dev [flags]
 
 Runs all of tierwise in one process: an embedded Temporal server on SQLite,
 the Temporal Web UI, a throwaway PostgreSQL cluster (unless DATABASE_URL is
-set), the migrations, the worker and the HTTP API. Everything is kept under
+set), the migrations, the worker, the HTTP API and the console (its URL is
+printed first). Everything is kept under
 the data directory, so the next start resumes where this one stopped.
 Ctrl-C stops everything it started.
 
@@ -74,6 +75,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "\nready in %.1fs\n", time.Since(start).Seconds())
+	fmt.Fprintf(stdout, "  Console:          %s  (sign in with the admin key below)\n", stack.ConsoleURL())
 	fmt.Fprintf(stdout, "  API:              %s\n", stack.APIURL())
 	fmt.Fprintf(stdout, "  Web UI:           %s\n", stack.UIURL())
 	fmt.Fprintf(stdout, "  Metrics:          %s (API and worker)\n", stack.MetricsURL())

@@ -32,13 +32,17 @@ const connectionEnv = `  DATABASE_URL        PostgreSQL connection string (requi
 
 const serveUsage = `Usage: tierwise serve
 
-Serves the HTTP API, and its metrics at /metrics on the same address.
+Serves the HTTP API, the affiliate manager's console (under /console/) and
+the metrics at /metrics, on one address.
 Stateless: run as many as the load needs.
 
 Environment:
   LISTEN_ADDR         listen address (default :8080)
   TIERWISE_ADMIN_KEY  admin API key(s), comma-separated, accepted as
-                      "Authorization: Bearer <key>" (required)
+                      "Authorization: Bearer <key>" and to sign in to the
+                      console (required)
+  TEMPORAL_UI_URL     the Temporal Web UI's URL, for the console's links to
+                      a customer's workflow (default: no links)
   PUBLIC_URL          the address partners' tracking links point at, such as
                       https://track.example.com (default: the address each
                       request came to)
@@ -126,7 +130,8 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer conns.close()
 	apiServer := api.NewServer(api.Config{Pool: conns.pool, Temporal: conns.temporal, AdminKeys: adminKeys, Logger: conns.logger,
-		Metrics: conns.metrics, PostbackMaxAge: maxAge, PublicURL: env("PUBLIC_URL", "")})
+		Metrics: conns.metrics, PostbackMaxAge: maxAge, PublicURL: env("PUBLIC_URL", ""),
+		Console: true, TemporalUIURL: env("TEMPORAL_UI_URL", ""), Namespace: env("TEMPORAL_NAMESPACE", "default")})
 	// Deferred before the HTTP server's shutdown, so stopped after it:
 	// requests finishing during the shutdown are still signalled.
 	defer apiServer.Start()()
@@ -137,7 +142,7 @@ func runServe(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
-	conns.logger.Info("serving the API", "addr", srv.Addr)
+	conns.logger.Info("serving the API and the console", "addr", srv.Addr, "console", "/console/")
 	select {
 	case err := <-errc:
 		return fmt.Errorf("LISTEN_ADDR %s: %w", srv.Addr, err)

@@ -1,0 +1,57 @@
+// tierwise console: the few lines of plain JavaScript the pages need. Every
+// page works without it; it adds copying to the clipboard, adding and
+// removing event rows in the offer form, and confirmations.
+(function () {
+  "use strict";
+
+  // Copy: a button with data-copy="<id>" copies that element's text.
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest("[data-copy]");
+    if (!button) return;
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    if (!source || !navigator.clipboard) return;
+    navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+      var label = button.textContent;
+      button.textContent = "Copied";
+      button.classList.add("copied");
+      setTimeout(function () { button.textContent = label; button.classList.remove("copied"); }, 1500);
+    });
+  });
+
+  // Confirm: a form with data-confirm="…" asks before it is sent.
+  document.addEventListener("submit", function (e) {
+    var message = e.target.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) e.preventDefault();
+  });
+
+  // Offer events: "Add an event" clones the template row with the next
+  // index; "Remove" drops a row.
+  document.addEventListener("click", function (e) {
+    var add = e.target.closest("[data-add-event]");
+    if (add) {
+      e.preventDefault();
+      var table = document.getElementById(add.getAttribute("data-add-event"));
+      var template = document.getElementById("event-row-template");
+      if (!table || !template) return;
+      var body = table.tBodies[0];
+      var index = 0;
+      body.querySelectorAll("tr[data-index]").forEach(function (row) {
+        index = Math.max(index, Number(row.getAttribute("data-index")) + 1);
+      });
+      var html = template.innerHTML.replace(/__i__/g, String(index));
+      body.insertAdjacentHTML("beforeend", html);
+      return;
+    }
+    var remove = e.target.closest("[data-remove-row]");
+    if (remove) {
+      e.preventDefault();
+      var row = remove.closest("tr");
+      if (row) row.remove();
+    }
+  });
+
+  // Filters: a select with data-autosubmit sends its form when it changes.
+  document.addEventListener("change", function (e) {
+    if (e.target.matches("select[data-autosubmit]")) e.target.form.requestSubmit();
+  });
+})();
