@@ -15,7 +15,6 @@ import (
 	"github.com/tierwise/tierwise/tiered"
 )
 
-
 func TestSessions(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

@@ -31,7 +31,7 @@ type Pipeline struct {
 // The pipeline's thresholds.
 const (
 	pipelineStuckAfter = time.Minute
-	LagWindow  = time.Hour
+	LagWindow          = time.Hour
 )
 
 // ConversionPipeline measures the pricing backlog at now.
