@@ -19,7 +19,7 @@ const (
 // configuredAdmin names the admin keys from the configuration
 // (TIERWISE_ADMIN_KEY), which have no name of their own, in what an admin
 // did (a manual edit's author).
-const configuredAdmin = "admin key from TIERWISE_ADMIN_KEY"
+const configuredAdmin = store.ConfiguredKeyName
 
 // adminName is the name of the admin key of a request admitted by
 // requireAdmin.

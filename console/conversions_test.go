@@ -182,7 +182,20 @@ func TestConsoleConversionPage(t *testing.T) {
 		got, err := b.store.Conversion(ctx, c.ID)
 		require.NoError(t, err)
 		require.Equal(t, store.StatusRejected, got.Status)
+		// Rejected before it was priced: an admin may still approve it, and
+		// it is then priced as a new arrival (DESIGN §13.3, §14.1).
 		p = b.post("/console/conversions/"+itoa(c.ID)+"/status", url.Values{"status": {"approved"}})
+		require.Equal(t, http.StatusSeeOther, p.Status, p.Body)
+		got, err = b.store.Conversion(ctx, c.ID)
+		require.NoError(t, err)
+		require.Equal(t, store.StatusApproved, got.Status)
+
+		// Rejected after it was priced: its lines are reversed, and it stays
+		// rejected.
+		priced := b.price(b.convert(n, conversion{OrderID: "p-3"}).ID)
+		p = b.post("/console/conversions/"+itoa(priced.ID)+"/status", url.Values{"status": {"rejected"}})
+		require.Equal(t, http.StatusSeeOther, p.Status, p.Body)
+		p = b.post("/console/conversions/"+itoa(priced.ID)+"/status", url.Values{"status": {"approved"}})
 		require.Equal(t, http.StatusConflict, p.Status)
 		require.Contains(t, p.Body, "stays rejected")
 	})

@@ -313,6 +313,9 @@ func (i *Ingester) Start(workers, queueSize int) (stop func()) {
 // in the background once Start has run. On failure it logs and leaves the
 // conversion to the sweeper.
 func (i *Ingester) Signal(ctx context.Context, c store.Conversion) {
+	if i.temporal == nil {
+		return // a process without Temporal (tests of the API alone): the sweeper signals
+	}
 	if i.queues == nil {
 		i.signalNow(ctx, c)
 		return
@@ -373,7 +376,7 @@ func (i *Ingester) signal(ctx context.Context, c store.Conversion) error {
 // Anonymous conversions have no lifetime to tell. A failure is logged: the
 // ledger is already right, only the customer's rule progress lags.
 func (i *Ingester) Tell(ctx context.Context, c store.Conversion, signal string, arg any) {
-	if c.Anonymous() {
+	if c.Anonymous() || i.temporal == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), signalTimeout)

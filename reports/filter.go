@@ -55,6 +55,13 @@ func ParseConversionFilter(q url.Values, loc *time.Location) (store.ConversionFi
 	if f.RejectionReason != "" && !slices.Contains(RejectionReasons, f.RejectionReason) {
 		p.Add("rejection_reason", "must be one of %s", strings.Join(RejectionReasons, ", "))
 	}
+	if v := q.Get("priced"); v != "" {
+		priced, err := strconv.ParseBool(v)
+		if err != nil {
+			p.Add("priced", "must be true or false")
+		}
+		f.Priced = &priced
+	}
 	switch {
 	case utf8.RuneCountInString(f.UserID) > maxUserIDLength:
 		p.Add("user_id", "must be at most %d characters", maxUserIDLength)

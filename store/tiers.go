@@ -122,6 +122,10 @@ var hundred = decimal.NewFromInt(100)
 const maxDescriptionLength = 2000
 
 func checkMargin(p *Problems, margin decimal.Decimal) {
+	if margin.IsNegative() || margin.GreaterThan(hundred) {
+		p.Add("margin", "must be a percent from 0 to 100, got %s", limits.Clip(margin.String()))
+		return
+	}
 	checkBound(p, "margin", margin, limits.Percent)
 }
 
