@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/tierwise/tierwise/metrics"
+	"github.com/tierwise/tierwise/ingest"
 	"github.com/tierwise/tierwise/store"
 	"github.com/tierwise/tierwise/tiered"
 	"github.com/tierwise/tierwise/workflows"
@@ -126,19 +127,34 @@ func (a *Activities) CloseCycle(ctx context.Context, cycle workflows.Cycle) erro
 
 // SweepCycleSignals delivers the outbox signals written more than grace ago
 // and not delivered (the pricing activity's own delivery failed), oldest
-// first, and returns how many it delivered. It is not an activity: the
-// worker runs it beside the conversion sweeper.
+// first, and returns how many it delivered. A signal that fails is counted
+// and backs off alone; when Temporal does not answer the sweep stops. It is
+// not an activity: the worker runs it beside the conversion sweeper.
 func SweepCycleSignals(ctx context.Context, a *Activities, grace time.Duration) (int, error) {
 	sigs, err := a.store.UnsentCycleSignals(ctx, time.Now().Add(-grace), 500)
 	if err != nil {
 		return 0, err
 	}
-	for i, sig := range sigs {
-		if err := a.sendCycleSignal(ctx, sig); err != nil {
-			return i, err
+	delivered := 0
+	for _, sig := range sigs {
+		err := a.sendCycleSignal(ctx, sig)
+		switch {
+		case err == nil:
+			delivered++
+			continue
+		case ingest.TemporalUnavailable(err) || ctx.Err() != nil:
+			return delivered, fmt.Errorf("%w: %w", ingest.ErrTemporalUnavailable, err)
+		}
+		d, ferr := a.store.CycleSignalFailed(ctx, sig.ID, err)
+		if ferr != nil {
+			return delivered, ferr
+		}
+		if d.Stuck {
+			a.logger.ErrorContext(ctx, "cycle signal is stuck: its delivery keeps failing; it is retried",
+				"cycle_signal_id", sig.ID, "cycle", workflows.CycleWorkflowID(cycleOf(sig)), "attempts", d.Attempts, "error", err)
 		}
 	}
-	return len(sigs), nil
+	return delivered, nil
 }
 
 // CloseEndedCycles closes the cycles whose period ended before grace ago and

@@ -35,6 +35,7 @@ func (s *Server) conversionRoutes(r chi.Router) {
 	r.Get("/conversions/{id}", s.getConversion)
 	r.Get("/conversions/{id}/explanation", s.explainConversion)
 	r.Patch("/conversions/{id}", s.patchConversion)
+	r.Post("/conversions/{id}/retry", s.retryConversion)
 	r.Post("/refunds", s.refund)
 	r.Post("/reversals", s.reversal)
 	r.Post("/payout-runs", s.createPayoutRun)
@@ -193,6 +194,25 @@ func (s *Server) patchConversion(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, c)
+}
+
+// retryConversion retries a stuck conversion's signal at once.
+func (s *Server) retryConversion(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if _, err := s.lifecycle.RetryStuck(r.Context(), id); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	v, err := s.conversionView(r, id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, v)
 }
 
 // target names one conversion: by id, or by transaction id + event.

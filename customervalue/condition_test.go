@@ -175,6 +175,7 @@ func TestRefundReducesSumsNotCounts(t *testing.T) {
 	require.Empty(t, s.Apply(rules, withSale(conv(1, 5, 1, "", day), "80"), time.UTC))
 	s.Refund(1, dec("50"), dec("0"), dec("0"))
 	s.Refund(1, dec("50"), dec("0"), dec("0")) // the same total again: no change
+	s.Refund(1, dec("20"), dec("0"), dec("0")) // an earlier total arriving late: no change
 	require.Empty(t, s.Apply(rules, withSale(conv(2, 5, 1, "", day.Add(time.Hour)), "60"), time.UTC), "30 + 60 is short of 100")
 	p := s.Progress(rules, day.Add(time.Hour), time.UTC)
 	require.Equal(t, "90", p[0].Groups[0].Conditions[0].Value)

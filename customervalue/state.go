@@ -371,21 +371,32 @@ func (s *State) Reverse(rules []Rule, conversionID int64) {
 // amount refunded so far, refundedRevenue and refundedPayout what the
 // refunds took off its layer 1–3 revenue and payout so far (a refunded sale
 // amount lowers a revenue share and a percent payout too), so recording the
-// same totals twice changes nothing. Sums and amounts are reduced, never
+// same totals twice changes nothing, and totals smaller than those kept (an
+// earlier report arriving late) change nothing either. Sums and amounts are reduced, never
 // below zero; counts are unchanged (§13.13). Nothing fires on a refund.
 func (s *State) Refund(conversionID int64, refundedSale, refundedRevenue, refundedPayout decimal.Decimal) {
 	for _, rs := range s.Rules {
 		for _, cs := range rs.Cycles {
 			if i := cs.entry(conversionID); i >= 0 {
 				e := &cs.Entries[i]
-				e.RefundedSale = positivePtr(refundedSale)
-				e.RefundedRevenue = positivePtr(refundedRevenue)
+				e.RefundedSale = atLeast(e.RefundedSale, refundedSale)
+				e.RefundedRevenue = atLeast(e.RefundedRevenue, refundedRevenue)
 				if e.Payout != nil {
-					e.RefundedPayout = positivePtr(refundedPayout)
+					e.RefundedPayout = atLeast(e.RefundedPayout, refundedPayout)
 				}
 			}
 		}
 	}
+}
+
+// atLeast is the larger of a refunded total kept and one reported: refunds
+// only add up, so the larger is the later, whatever order two reports of
+// the same conversion arrive in.
+func atLeast(kept *decimal.Decimal, reported decimal.Decimal) *decimal.Decimal {
+	if kept != nil && kept.GreaterThanOrEqual(reported) {
+		return kept
+	}
+	return positivePtr(reported)
 }
 
 // noteFirst records the conversion as the earliest of its kind when it is.

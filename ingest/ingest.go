@@ -321,21 +321,26 @@ func (i *Ingester) Signal(ctx context.Context, c store.Conversion) {
 		return
 	}
 	select {
-	case i.queues[shard(c, len(i.queues))] <- c:
+	case i.queues[shardOf(customerKey(c), len(i.queues))] <- c:
 	default:
 		i.logger.DebugContext(ctx, "signal queue full; the sweeper will signal", "conversion_id", c.ID)
 	}
 }
 
-// shard picks one of n signallers for a conversion: the same for all of a
-// customer's conversions.
-func shard(c store.Conversion, n int) int {
-	h := fnv.New32a()
+// customerKey is what orders a conversion's signals: its customer's
+// workflow id, or for a conversion without a customer its own workflow.
+func customerKey(c store.Conversion) string {
 	if c.Anonymous() {
-		fmt.Fprint(h, c.ID)
-	} else {
-		h.Write([]byte(c.WorkflowID))
+		return workflows.AnonymousWorkflowID(c.ID)
 	}
+	return c.WorkflowID
+}
+
+// shardOf picks one of n signallers for a key: the same for all of a
+// customer's conversions.
+func shardOf(key string, n int) int {
+	h := fnv.New32a()
+	h.Write([]byte(key))
 	return int(h.Sum32() % uint32(n))
 }
 
@@ -371,19 +376,43 @@ func (i *Ingester) signal(ctx context.Context, c store.Conversion) error {
 	return i.store.MarkSignalled(ctx, c.ID)
 }
 
-// Tell sends a lifecycle signal (a reversal, a refund) to the conversion's
-// customer workflow, starting it from its snapshot when it is not running.
-// Anonymous conversions have no lifetime to tell. A failure is logged: the
-// ledger is already right, only the customer's rule progress lags.
-func (i *Ingester) Tell(ctx context.Context, c store.Conversion, signal string, arg any) {
+// TellCustomer delivers, in order, the lifecycle signals (reversals,
+// refunds) of the conversion's customer that are written and not delivered
+// yet: the outbox rows the ledger transaction that changed the conversion
+// wrote. A failure is left to the sweeper, which retries it.
+func (i *Ingester) TellCustomer(ctx context.Context, c store.Conversion) {
 	if c.Anonymous() || i.temporal == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), signalTimeout)
 	defer cancel()
-	opts := client.StartWorkflowOptions{ID: c.WorkflowID, TaskQueue: workflows.TaskQueue}
-	state := workflows.NewCustomerState(c.AdvertiserID, c.UserID)
-	if _, err := i.temporal.SignalWithStartWorkflow(ctx, c.WorkflowID, signal, arg, opts, workflows.Customer, state); err != nil {
-		i.logger.ErrorContext(ctx, "tell customer workflow", "workflow_id", c.WorkflowID, "signal", signal, "error", err)
+	sigs, err := i.store.UnsentLifecycleSignals(ctx, c.WorkflowID, time.Time{}, 100)
+	if err != nil {
+		i.logger.WarnContext(ctx, "read lifecycle signals; the sweeper will deliver them", "workflow_id", c.WorkflowID, "error", err)
+		return
 	}
+	for _, sig := range sigs {
+		if err := i.deliverLifecycle(ctx, sig); err != nil {
+			i.logger.WarnContext(ctx, "tell customer workflow; the sweeper will retry", "workflow_id", c.WorkflowID,
+				"conversion_id", sig.ConversionID, "signal", sig.Kind, "error", err)
+			return // the rest keeps its order behind it
+		}
+	}
+}
+
+// deliverLifecycle signal-with-starts the customer's workflow (from its
+// snapshot when it is not running) with one lifecycle signal and marks it
+// delivered. Delivering it twice changes nothing in the workflow.
+func (i *Ingester) deliverLifecycle(ctx context.Context, sig store.LifecycleSignal) error {
+	name, arg := workflows.SignalReversal, any(workflows.ReversalSignal{ConversionID: sig.ConversionID})
+	if sig.Kind == store.LifecycleRefund {
+		name, arg = workflows.SignalRefund, workflows.RefundSignal{ConversionID: sig.ConversionID,
+			SaleAmount: sig.Refunded.SaleAmount, Revenue: sig.Refunded.Revenue, Payout: sig.Refunded.Payout}
+	}
+	opts := client.StartWorkflowOptions{ID: sig.WorkflowID, TaskQueue: workflows.TaskQueue}
+	state := workflows.NewCustomerState(sig.AdvertiserID, sig.UserID)
+	if _, err := i.temporal.SignalWithStartWorkflow(ctx, sig.WorkflowID, name, arg, opts, workflows.Customer, state); err != nil {
+		return fmt.Errorf("signal-with-start %s: %w", sig.WorkflowID, err)
+	}
+	return i.store.MarkLifecycleSignalSent(ctx, sig.ID)
 }

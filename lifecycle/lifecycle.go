@@ -3,7 +3,9 @@
 // a reversal or a manual edit is written to the ledger by store in one
 // transaction, and then told to the customer's workflow (an approval is
 // priced as a new arrival; a refund or a reversal updates the customer's
-// rule progress).
+// rule progress). What the workflow is to be told of a refund or a reversal
+// is an outbox row written in that same transaction, delivered here after
+// commit and by the worker's sweeper when that fails: it is never lost.
 package lifecycle
 
 import (
@@ -11,7 +13,6 @@ import (
 
 	"github.com/tierwise/tierwise/ingest"
 	"github.com/tierwise/tierwise/store"
-	"github.com/tierwise/tierwise/workflows"
 )
 
 // Service changes conversions.
@@ -39,7 +40,7 @@ func (s *Service) SetStatus(ctx context.Context, id int64, status string) (store
 		s.ingester.Signal(ctx, c)
 	}
 	if change.Reversed {
-		s.ingester.Tell(ctx, c, workflows.SignalReversal, workflows.ReversalSignal{ConversionID: c.ID})
+		s.ingester.TellCustomer(ctx, c)
 	}
 	return c, nil
 }
@@ -52,12 +53,7 @@ func (s *Service) Refund(ctx context.Context, id int64, in store.RefundInput) (s
 	if err != nil {
 		return store.Conversion{}, store.Refund{}, err
 	}
-	totals, err := s.store.RefundTotals(ctx, id)
-	if err != nil {
-		return store.Conversion{}, store.Refund{}, err
-	}
-	s.ingester.Tell(ctx, c, workflows.SignalRefund, workflows.RefundSignal{ConversionID: id,
-		SaleAmount: totals.SaleAmount.String(), Revenue: totals.Revenue.String(), Payout: totals.Payout.String()})
+	s.ingester.TellCustomer(ctx, c)
 	return c, refund, nil
 }
 
@@ -69,8 +65,23 @@ func (s *Service) Reverse(ctx context.Context, id int64, note string) (store.Con
 		return store.Conversion{}, err
 	}
 	if tell {
-		s.ingester.Tell(ctx, c, workflows.SignalReversal, workflows.ReversalSignal{ConversionID: id})
+		s.ingester.TellCustomer(ctx, c)
 	}
+	return c, nil
+}
+
+// RetryStuck makes a stuck conversion's signal, and its customer's stuck
+// lifecycle signals, due again at once with their failures forgotten (an
+// operator fixed the cause), and tries them now.
+func (s *Service) RetryStuck(ctx context.Context, id int64) (store.Conversion, error) {
+	c, err := s.store.RetryStuck(ctx, id)
+	if err != nil {
+		return store.Conversion{}, err
+	}
+	if c.SignalledAt == nil && c.Status == store.StatusApproved {
+		s.ingester.Signal(ctx, c)
+	}
+	s.ingester.TellCustomer(ctx, c)
 	return c, nil
 }
 

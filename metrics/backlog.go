@@ -17,8 +17,8 @@ type Backlog struct {
 	// has waited since its accept.
 	Unsignalled       int64
 	UnsignalledOldest time.Duration
-	// Stuck are the conversions that have waited too long for a signal (see
-	// store.StuckAfter).
+	// Stuck are the conversions whose signal failed so often that an
+	// operator must look (store.StuckAfterAttempts).
 	Stuck int64
 	// Outboxes are the signals written with money and not delivered yet,
 	// one per outbox table.

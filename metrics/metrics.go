@@ -118,6 +118,7 @@ func init() {
 	}
 	sweeperDelivered.WithLabelValues(OutboxConversions)
 	sweeperDelivered.WithLabelValues(OutboxCycleSignals)
+	sweeperDelivered.WithLabelValues(OutboxLifecycleSignals)
 }
 
 // The outboxes the sweeper delivers from (the outbox label of
@@ -125,6 +126,8 @@ func init() {
 const (
 	OutboxConversions  = "conversions"
 	OutboxCycleSignals = "cycle_signals"
+	// OutboxLifecycleSignals are reversals and refunds told to customers.
+	OutboxLifecycleSignals = "lifecycle_signals"
 )
 
 // ConversionPriced records that a conversion accepted at receivedAt has just

@@ -55,6 +55,13 @@ func ParseConversionFilter(q url.Values, loc *time.Location) (store.ConversionFi
 	if f.RejectionReason != "" && !slices.Contains(RejectionReasons, f.RejectionReason) {
 		p.Add("rejection_reason", "must be one of %s", strings.Join(RejectionReasons, ", "))
 	}
+	switch v := q.Get("state"); v {
+	case "":
+	case "stuck":
+		f.Stuck = true
+	default:
+		p.Add("state", "must be stuck (conversions whose signal keeps failing)")
+	}
 	if v := q.Get("priced"); v != "" {
 		priced, err := strconv.ParseBool(v)
 		if err != nil {

@@ -62,7 +62,13 @@ type Conversion struct {
 	Data        map[string]any `json:"data"`
 	WorkflowID  string         `json:"workflow_id"`
 	SignalledAt *time.Time     `json:"signalled_at,omitempty"`
-	PricedAt    *time.Time     `json:"priced_at,omitempty"`
+	// SignalAttempts counts the failed signals of the conversion to its
+	// customer's workflow, SignalError the last one's error; Stuck is set
+	// after StuckAfterAttempts of them (the sweeper still retries).
+	SignalAttempts int        `json:"signal_attempts,omitempty"`
+	SignalError    string     `json:"signal_error,omitempty"`
+	Stuck          bool       `json:"stuck,omitempty"`
+	PricedAt       *time.Time `json:"priced_at,omitempty"`
 	// Priced says whether the conversion has been priced (its lines are
 	// written); Pending lists the work still to come that may change its
 	// amounts (PendingPricing, PendingCustomerValue, PendingRepricing), filled
@@ -93,6 +99,7 @@ const conversionColumns = `id, advertiser_id, offer_id, partner_id, event, coale
 	status, occurred_at, received_at, adv, data, workflow_id, signalled_at, priced_at, reversed_at,
 	payout, revenue, pricing, coalesce(tiered_rule_id, 0), coalesce(tiered_band, -1), tiered, coalesce(rejection_reason, ''),
 	coalesce(coupon_code, ''), coalesce(email_sha256, ''), coalesce(source_id, ''),
+	signal_attempts, coalesce(signal_error, ''),
 	coalesce((SELECT name FROM tiered_rules WHERE id = tiered_rule_id), ''),
 	array(SELECT DISTINCT r.name FROM ledger_lines l JOIN customer_value_rules r ON r.id = l.rule_id
 		WHERE l.conversion_id = conversions.id ORDER BY r.name)`
@@ -103,9 +110,10 @@ func scanConversion(row pgx.Row) (Conversion, error) {
 		&c.TransactionID, &c.OrderID, &c.Currency, &c.SaleAmount, &c.PostbackRevenue,
 		&c.Status, &c.OccurredAt, &c.ReceivedAt, &c.Adv, &c.Data, &c.WorkflowID, &c.SignalledAt, &c.PricedAt, &c.ReversedAt,
 		&c.Payout, &c.Revenue, &c.Pricing, &c.TieredRuleID, &c.TieredBand, &c.Tiered, &c.RejectionReason,
-		&c.CouponCode, &c.EmailSHA256, &c.SourceID, &c.TieredRuleName, &c.ValueRuleNames)
+		&c.CouponCode, &c.EmailSHA256, &c.SourceID, &c.SignalAttempts, &c.SignalError, &c.TieredRuleName, &c.ValueRuleNames)
 	c.OccurredAt, c.ReceivedAt = c.OccurredAt.UTC(), c.ReceivedAt.UTC()
 	c.Priced = c.PricedAt != nil
+	c.Stuck = c.SignalledAt == nil && c.SignalAttempts >= StuckAfterAttempts
 	return c, err
 }
 
@@ -285,10 +293,17 @@ func (s *Store) MarkSignalled(ctx context.Context, id int64) error {
 }
 
 // Unsignalled lists approved conversions received before the given time whose
-// workflow was never told, oldest first.
+// workflow was never told and that are due (not backing off after a failed
+// signal), oldest first. A conversion behind one of the same customer that
+// is backing off is not listed: a customer's conversions are signalled in
+// order, while every other customer's go on (see outbox.go).
 func (s *Store) Unsignalled(ctx context.Context, receivedBefore time.Time, limit int) ([]Conversion, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+conversionColumns+` FROM conversions
 		WHERE signalled_at IS NULL AND status = 'approved' AND received_at < $1
+			AND (signal_retry_at IS NULL OR signal_retry_at <= now())
+			AND (workflow_id = '' OR NOT EXISTS (SELECT 1 FROM conversions e
+				WHERE e.signalled_at IS NULL AND e.status = 'approved' AND e.workflow_id = conversions.workflow_id
+					AND e.received_at < conversions.received_at AND e.signal_retry_at > now()))
 		ORDER BY received_at LIMIT $2`, receivedBefore, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list unsignalled conversions: %w", err)

@@ -155,8 +155,10 @@ func (s *Store) RefundConversion(ctx context.Context, id int64, in RefundInput) 
 		if err := recount(ctx, tx, c, in.SaleAmount.Neg(), rev.Sub(cur.revenue), payout.Sub(cur.payout)); err != nil {
 			return err
 		}
-		c, err = updateTotals(ctx, tx, id)
-		return err
+		if c, err = updateTotals(ctx, tx, id); err != nil {
+			return err
+		}
+		return writeLifecycleSignal(ctx, tx, c, LifecycleRefund)
 	})
 	if err != nil {
 		return Conversion{}, Refund{}, fmt.Errorf("refund conversion %d: %w", id, err)
@@ -191,16 +193,7 @@ type RefundTotals struct {
 
 // RefundTotals returns what the refunds of a conversion took off it so far.
 func (s *Store) RefundTotals(ctx context.Context, id int64) (RefundTotals, error) {
-	var t RefundTotals
-	err := s.pool.QueryRow(ctx, `SELECT
-			(SELECT coalesce(sum(sale_amount), 0) FROM refunds WHERE conversion_id = $1),
-			coalesce(-sum(amount) FILTER (WHERE kind = 'revenue'), 0),
-			coalesce(-sum(amount) FILTER (WHERE kind = 'payout'), 0)
-		FROM ledger_lines WHERE conversion_id = $1 AND reason = 'refund'`, id).Scan(&t.SaleAmount, &t.Revenue, &t.Payout)
-	if err != nil {
-		return RefundTotals{}, fmt.Errorf("sum refunds of conversion %d: %w", id, err)
-	}
-	return t, nil
+	return refundTotals(ctx, s.pool, id)
 }
 
 // ReverseConversion reverses a conversion; a reversal is final (DESIGN
@@ -226,9 +219,11 @@ func (s *Store) ReverseConversion(ctx context.Context, id int64, note string) (c
 		if c, err = reverse(ctx, tx, c, note); err != nil {
 			return err
 		}
-		c, err = scanConversion(tx.QueryRow(ctx, `UPDATE conversions SET reversed_at = now() WHERE id = $1 RETURNING `+conversionColumns, id))
-		tell = err == nil
-		return err
+		if c, err = scanConversion(tx.QueryRow(ctx, `UPDATE conversions SET reversed_at = now() WHERE id = $1 RETURNING `+conversionColumns, id)); err != nil {
+			return err
+		}
+		tell = true
+		return writeLifecycleSignal(ctx, tx, c, LifecycleReversal)
 	})
 	if err != nil {
 		return Conversion{}, false, fmt.Errorf("reverse conversion %d: %w", id, err)
@@ -336,9 +331,16 @@ func (s *Store) SetStatus(ctx context.Context, id int64, status string) (StatusC
 		case c.Status == StatusRejected && c.PricedAt != nil:
 			return Conflict("conversion %d is rejected (%s) after it was priced and its lines reversed: it stays rejected", id, c.RejectionReason)
 		case c.Status == StatusApproved && status == StatusRejected:
+			// Decided here, under the row's lock: the workflow is told of
+			// the reversal exactly when lines were reversed.
 			out.Reversed = c.ReversedAt == nil
 			if _, err = reverse(ctx, tx, c, "status changed to rejected"); err != nil {
 				return err
+			}
+			if out.Reversed {
+				if err := writeLifecycleSignal(ctx, tx, c, LifecycleReversal); err != nil {
+					return err
+				}
 			}
 		}
 		var reason *string

@@ -65,22 +65,17 @@ func (o *observedTx) report() {
 	}
 }
 
-// StuckAfter is how long after its accept an approved conversion that is
-// still not signalled counts as stuck: the sweeper retries every few
-// seconds, so by then its signal has failed many times over (Temporal
-// unreachable, or this conversion's workflow refusing it) and it needs an
-// operator.
-const StuckAfter = 5 * time.Minute
-
 // outboxes are the outbox tables the backlog reports, each with the query
 // of its undelivered signals: their count and the age in seconds of the
 // oldest. A new outbox is one line here.
 var outboxes = []struct{ name, query string }{
 	{"cycle_signals", `SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0) FROM cycle_signals WHERE sent_at IS NULL`},
+	{"lifecycle_signals", `SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0) FROM lifecycle_signals WHERE sent_at IS NULL`},
 }
 
 // Backlog reads the work that waits in PostgreSQL, for the metrics: the
-// unsignalled conversions and their oldest, the stuck ones, and each
+// unsignalled conversions and their oldest, the stuck ones (whose signal
+// failed StuckAfterAttempts times or more), and each
 // outbox's undelivered signals. Every query runs on a partial index of the
 // undelivered rows, so it costs what the backlog holds, not the table's
 // size. Ages are taken on PostgreSQL's clock, the one that stamped the rows.
@@ -88,9 +83,9 @@ func (s *Store) Backlog(ctx context.Context) (metrics.Backlog, error) {
 	var b metrics.Backlog
 	var oldest float64
 	if err := s.pool.QueryRow(ctx, `SELECT count(*),
-			count(*) FILTER (WHERE received_at < now() - $1 * interval '1 second'),
+			count(*) FILTER (WHERE signal_attempts >= $1),
 			coalesce(extract(epoch FROM now() - min(received_at)), 0)
-		FROM conversions WHERE signalled_at IS NULL AND status = 'approved'`, StuckAfter.Seconds()).
+		FROM conversions WHERE signalled_at IS NULL AND status = 'approved'`, StuckAfterAttempts).
 		Scan(&b.Unsignalled, &b.Stuck, &oldest); err != nil {
 		return b, fmt.Errorf("read unsignalled conversions: %w", err)
 	}

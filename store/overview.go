@@ -14,12 +14,10 @@ type Pipeline struct {
 	// OldestUnpriced is when the oldest of them was accepted.
 	Unpriced       int64      `json:"unpriced"`
 	OldestUnpriced *time.Time `json:"oldest_unpriced,omitempty"`
-	// Stuck counts approved conversions still unpriced pipelineStuckAfter after
-	// they were accepted: pricing takes well under a second and the sweeper
-	// retries an unsignalled one after seconds, so these keep failing. Once
-	// conversions record a stuck state of their own, this counts that.
-	Stuck      int64         `json:"stuck"`
-	StuckAfter time.Duration `json:"-"`
+	// Stuck counts the conversions whose signal to their customer's
+	// workflow failed StuckAfterAttempts times or more: they need an
+	// operator (GET /conversions?state=stuck lists them).
+	Stuck int64 `json:"stuck"`
 	// LagP50 and LagP95 are the time from accept to priced of the
 	// conversions priced in the last LagWindow (nil when none were).
 	LagP50    *time.Duration `json:"lag_p50,omitempty"`
@@ -30,15 +28,15 @@ type Pipeline struct {
 
 // The pipeline's thresholds.
 const (
-	pipelineStuckAfter = time.Minute
-	LagWindow          = time.Hour
+	LagWindow = time.Hour
 )
 
 // ConversionPipeline measures the pricing backlog at now.
 func (s *Store) ConversionPipeline(ctx context.Context, now time.Time) (Pipeline, error) {
-	p := Pipeline{StuckAfter: pipelineStuckAfter, LagWindow: LagWindow}
-	err := s.pool.QueryRow(ctx, `SELECT count(*), min(received_at), count(*) FILTER (WHERE received_at < $1)
-		FROM conversions WHERE status = 'approved' AND priced_at IS NULL`, now.Add(-pipelineStuckAfter)).
+	p := Pipeline{LagWindow: LagWindow}
+	err := s.pool.QueryRow(ctx, `SELECT count(*), min(received_at),
+			count(*) FILTER (WHERE signalled_at IS NULL AND signal_attempts >= $1)
+		FROM conversions WHERE status = 'approved' AND priced_at IS NULL`, StuckAfterAttempts).
 		Scan(&p.Unpriced, &p.OldestUnpriced, &p.Stuck)
 	if err != nil {
 		return Pipeline{}, fmt.Errorf("measure the pricing backlog: %w", err)

@@ -29,6 +29,9 @@ type ConversionFilter struct {
 	After        int64 // cursor: ids greater than this
 	Limit        int
 
+	// Stuck keeps the conversions whose signal is stuck (StuckAfterAttempts
+	// failures or more).
+	Stuck bool
 	// Priced, when set, keeps the priced conversions (true) or the backlog
 	// (false): approved conversions not priced yet. Pending and rejected
 	// conversions wait for no pricing and are never in the backlog.
@@ -76,6 +79,9 @@ func (f ConversionFilter) where() (string, []any) {
 	}
 	if f.UserID != "" {
 		add("user_id = $%d", f.UserID)
+	}
+	if f.Stuck {
+		add("signalled_at IS NULL AND status = 'approved' AND signal_attempts >= $%d", StuckAfterAttempts)
 	}
 	switch {
 	case f.Priced == nil:

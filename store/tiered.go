@@ -253,7 +253,8 @@ func (s *Store) UnsentCycleSignals(ctx context.Context, before time.Time, limit 
 			nullif(c.period_end, 'infinity'::timestamptz), s.band, c.closed_at IS NOT NULL
 		FROM cycle_signals s
 		JOIN commission_cycles c USING (rule_id, partner_id, offer_id, period_start)
-		WHERE s.sent_at IS NULL AND s.created_at < $1 ORDER BY s.id LIMIT $2`, before, limit)
+		WHERE s.sent_at IS NULL AND s.created_at < $1 AND (s.retry_at IS NULL OR s.retry_at <= now())
+		ORDER BY s.id LIMIT $2`, before, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list unsent cycle signals: %w", err)
 	}

@@ -43,6 +43,9 @@ type Config struct {
 	// SweepInterval is how often unsignalled conversions are looked for;
 	// default 2s.
 	SweepInterval time.Duration
+	// SweepWorkers is how many customers the sweeper signals at once;
+	// default 16.
+	SweepWorkers int
 }
 
 // Worker is the Temporal worker plus the sweeper that signals conversions
@@ -75,7 +78,7 @@ func New(c client.Client, cfg Config) *Worker {
 	return &Worker{
 		temporal:   w,
 		activities: acts,
-		sweeper:    &ingest.Sweeper{Ingester: ingest.New(st, c, cfg.Logger, ingest.Options{})},
+		sweeper:    &ingest.Sweeper{Ingester: ingest.New(st, c, cfg.Logger, ingest.Options{}), Workers: cfg.SweepWorkers},
 		interval:   cfg.SweepInterval,
 		logger:     cfg.Logger,
 	}
@@ -100,7 +103,8 @@ func (w *Worker) Start() error {
 const sweepGrace = 5 * time.Second
 
 // sweep delivers, until ctx ends, what was stored but never delivered:
-// conversions not signalled to their customer, cycle signals not sent.
+// conversions not signalled to their customer, lifecycle signals (reversals,
+// refunds) not delivered, cycle signals not sent.
 func (w *Worker) sweep(ctx context.Context) {
 	t := time.NewTicker(w.interval)
 	defer t.Stop()
@@ -109,6 +113,11 @@ func (w *Worker) sweep(ctx context.Context) {
 		metrics.SweeperDelivered(metrics.OutboxConversions, n)
 		if err != nil && ctx.Err() == nil {
 			w.logger.WarnContext(ctx, "sweep unsignalled conversions", "error", err)
+		}
+		n, err = w.sweeper.SweepLifecycle(ctx, sweepGrace)
+		metrics.SweeperDelivered(metrics.OutboxLifecycleSignals, n)
+		if err != nil && ctx.Err() == nil {
+			w.logger.WarnContext(ctx, "sweep undelivered lifecycle signals", "error", err)
 		}
 		n, err = activities.SweepCycleSignals(ctx, w.activities, sweepGrace)
 		metrics.SweeperDelivered(metrics.OutboxCycleSignals, n)

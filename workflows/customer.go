@@ -174,9 +174,9 @@ type ReversalSignal struct {
 // layer 1–3 revenue and payout.
 type RefundSignal struct {
 	ConversionID int64
-	SaleAmount   string // decimal
-	Revenue      string // decimal
-	Payout       string // decimal; empty in signals sent before it was added
+	SaleAmount   decimal.Decimal // a JSON string, as the plain strings of older signals were
+	Revenue      decimal.Decimal
+	Payout       decimal.Decimal // absent (0) in signals sent before it was added
 }
 
 // Signal names of the customer's lifecycle changes.
@@ -300,10 +300,7 @@ func Customer(ctx workflow.Context, state CustomerState) error {
 		record(nil)
 	}
 	handleRefund := func(sig RefundSignal) {
-		sale, _ := decimal.NewFromString(sig.SaleAmount)
-		revenue, _ := decimal.NewFromString(sig.Revenue)
-		payout, _ := decimal.NewFromString(sig.Payout)
-		state.Value.Refund(sig.ConversionID, sale, revenue, payout)
+		state.Value.Refund(sig.ConversionID, sig.SaleAmount, sig.Revenue, sig.Payout)
 		record(nil)
 	}
 	drain := func() {

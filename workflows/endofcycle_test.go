@@ -152,7 +152,7 @@ func TestEndOfCycleBonusNetOfRefundBeforeEnd(t *testing.T) {
 	// What the API sends after refunding $10 of the sale: $2 of revenue
 	// (20% of it) came off with it.
 	b.env.RegisterDelayedCallback(func() {
-		b.env.SignalWorkflow(workflows.SignalRefund, workflows.RefundSignal{ConversionID: 1, SaleAmount: "10", Revenue: "2", Payout: "0"})
+		b.env.SignalWorkflow(workflows.SignalRefund, workflows.RefundSignal{ConversionID: 1, SaleAmount: decimal.RequireFromString("10"), Revenue: decimal.RequireFromString("2"), Payout: decimal.Zero})
 	}, 3*time.Hour)
 	var beforeEnd []workflows.CustomerRecord
 	midnight := time.Date(2026, 9, 15, 0, 0, 0, 0, time.UTC)
