@@ -12,8 +12,8 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/tierwise/tierwise/metrics"
 	"github.com/tierwise/tierwise/ingest"
+	"github.com/tierwise/tierwise/metrics"
 	"github.com/tierwise/tierwise/store"
 	"github.com/tierwise/tierwise/tiered"
 	"github.com/tierwise/tierwise/workflows"
