@@ -3,9 +3,12 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +17,7 @@ import (
 
 	"github.com/tierwise/tierwise/limits"
 	"github.com/tierwise/tierwise/store"
+	"github.com/tierwise/tierwise/worker"
 	"github.com/tierwise/tierwise/workflows"
 )
 
@@ -266,4 +270,146 @@ func TestPostbackAnswersHelpTheDeveloper(t *testing.T) {
 		_, err := b.store.Conversion(ctx, cid)
 		require.NoError(t, err)
 	})
+}
+
+// logRecords is a slog handler that keeps the messages logged, for tests
+// that check what an operator is told.
+type logRecords struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (l *logRecords) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logRecords) Handle(_ context.Context, r slog.Record) error {
+	msg := r.Message
+	r.Attrs(func(a slog.Attr) bool {
+		msg += " " + a.Key + "=" + a.Value.String()
+		return true
+	})
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.msgs = append(l.msgs, msg)
+	return nil
+}
+func (l *logRecords) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logRecords) WithGroup(string) slog.Handler      { return l }
+
+func (l *logRecords) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.msgs)
+}
+
+func (l *logRecords) count(substr string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, m := range l.msgs {
+		if strings.Contains(m, substr) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestSweeperIsolatesAStuckConversion: a conversion whose signal always
+// fails backs off alone and becomes stuck, listed by the API and logged
+// once; every other customer is priced as soon as Temporal is back, though
+// all share one sweeper shard with it; the stuck one's own customer keeps
+// its order behind it; and failures while Temporal itself is down count
+// against nobody.
+func TestSweeperIsolatesAStuckConversion(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	adv := b.advertiser()
+	offer := b.offer(adv.ID, "public", cpaRPA("5.00", "8.00"), deposits("1.00", "2.00"))
+	partner := b.partner(nil)
+
+	// One sweeper worker: every customer in the stuck one's shard.
+	b.worker.Stop()
+	logs := &logRecords{}
+	b.worker = worker.New(b.temporal.Client(), worker.Config{Pool: b.pool, Logger: slog.New(logs),
+		SweepInterval: 200 * time.Millisecond, SweepWorkers: 1})
+	require.NoError(t, b.worker.Start())
+
+	// A conversion whose workflow id Temporal refuses (over its length
+	// limit), the oldest of all, and a later one of the same customer.
+	poisonID := "customer/" + id(adv.ID) + "/" + strings.Repeat("p", 1500)
+	insert := func(order string, age time.Duration) int64 {
+		c, _, err := b.store.InsertConversion(ctx, store.NewConversion{AdvertiserID: adv.ID, OfferID: offer, PartnerID: partner,
+			Event: "deposit", UserID: "poison", OrderID: order, DedupeKey: "poison:" + order, Currency: "USD",
+			Status: store.StatusApproved, OccurredAt: time.Now().Add(-age), WorkflowID: poisonID})
+		require.NoError(t, err)
+		_, err = b.pool.Exec(ctx, `UPDATE conversions SET received_at = now() - $2 * interval '1 second' WHERE id = $1`, c.ID, age.Seconds())
+		require.NoError(t, err)
+		return c.ID
+	}
+	poison := insert("p1", time.Minute)
+	behind := insert("p2", 50*time.Second)
+
+	// Five customers accepted while Temporal is down.
+	b.temporal.Stop()
+	var others []int64
+	for i := range 5 {
+		status, body := b.postback(params("token", adv.Token, "offer_id", id(offer), "partner_id", id(partner), "user_id", fmt.Sprint("c", i)))
+		require.Equal(t, http.StatusOK, status, "%v", body)
+		others = append(others, int64(body["conversion_id"].(float64)))
+	}
+	// The sweeper tries them while Temporal is down: nobody is counted.
+	require.Eventually(t, func() bool { return logs.count("sweep unsignalled conversions") > 0 }, 20*time.Second, 50*time.Millisecond)
+	for _, cid := range others {
+		c, err := b.store.Conversion(ctx, cid)
+		require.NoError(t, err)
+		require.Zero(t, c.SignalAttempts, "an outage counts against no conversion")
+	}
+
+	b.temporal.Restart()
+	for _, cid := range others {
+		c := b.waitPriced(cid)
+		requireAmount(t, "5.00", c.Payout)
+	}
+	p, err := b.store.Conversion(ctx, poison)
+	require.NoError(t, err)
+	require.Positive(t, p.SignalAttempts, "the poison conversion's failures are counted")
+	require.NotEmpty(t, p.SignalError)
+	require.Nil(t, p.SignalledAt)
+	behindNow, err := b.store.Conversion(ctx, behind)
+	require.NoError(t, err)
+	require.Nil(t, behindNow.SignalledAt, "its customer's later conversion waits behind it")
+	require.Zero(t, behindNow.SignalAttempts)
+
+	// Four failures more make it stuck (the back-off is shortened here, as
+	// minutes passing would).
+	_, err = b.pool.Exec(ctx, `UPDATE conversions SET signal_attempts = $2 - 1, signal_retry_at = now() WHERE id = $1`, poison, store.StuckAfterAttempts)
+	require.NoError(t, err)
+	var stuck struct {
+		Items []store.Conversion `json:"items"`
+	}
+	require.Eventually(t, func() bool {
+		b.mustDo(http.StatusOK, http.MethodGet, "/conversions?state=stuck", nil, &stuck)
+		return len(stuck.Items) == 1
+	}, 20*time.Second, 100*time.Millisecond)
+	require.Equal(t, poison, stuck.Items[0].ID)
+	require.True(t, stuck.Items[0].Stuck)
+	require.Equal(t, 1, logs.count("conversion is stuck"))
+	require.Equal(t, 1, logs.count("conversion_id="+id(poison)))
+	for _, m := range logs.all() {
+		require.Less(t, len(m), 2000, "no log line carries the whole 1,500-character id")
+	}
+
+	// Failing again does not log again.
+	_, err = b.pool.Exec(ctx, `UPDATE conversions SET signal_retry_at = now() WHERE id = $1`, poison)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		c, err := b.store.Conversion(ctx, poison)
+		require.NoError(t, err)
+		return c.SignalAttempts > store.StuckAfterAttempts
+	}, 20*time.Second, 100*time.Millisecond)
+	require.Equal(t, 1, logs.count("conversion is stuck"), "logged once, not at every retry")
+
+	// A retry forgets the failures (here it fails again at once).
+	var retried store.Conversion
+	b.mustDo(http.StatusAccepted, http.MethodPost, fmt.Sprintf("/conversions/%d/retry", poison), nil, &retried)
+	require.Less(t, retried.SignalAttempts, store.StuckAfterAttempts)
 }

@@ -348,7 +348,7 @@ func (i *Ingester) signalNow(ctx context.Context, c store.Conversion) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), signalTimeout)
 	defer cancel()
 	if err := i.signal(ctx, c); err != nil {
-		i.logger.WarnContext(ctx, "signal conversion; the sweeper will retry", "conversion_id", c.ID, "error", err)
+		i.logger.WarnContext(ctx, "signal conversion; the sweeper will retry", "conversion_id", c.ID, "error", limits.Shorten(err.Error(), 512))
 	}
 }
 
@@ -388,13 +388,13 @@ func (i *Ingester) TellCustomer(ctx context.Context, c store.Conversion) {
 	defer cancel()
 	sigs, err := i.store.UnsentLifecycleSignals(ctx, c.WorkflowID, time.Time{}, 100)
 	if err != nil {
-		i.logger.WarnContext(ctx, "read lifecycle signals; the sweeper will deliver them", "workflow_id", c.WorkflowID, "error", err)
+		i.logger.WarnContext(ctx, "read lifecycle signals; the sweeper will deliver them", "workflow_id", limits.Shorten(c.WorkflowID, 128), "error", err)
 		return
 	}
 	for _, sig := range sigs {
 		if err := i.deliverLifecycle(ctx, sig); err != nil {
-			i.logger.WarnContext(ctx, "tell customer workflow; the sweeper will retry", "workflow_id", c.WorkflowID,
-				"conversion_id", sig.ConversionID, "signal", sig.Kind, "error", err)
+			i.logger.WarnContext(ctx, "tell customer workflow; the sweeper will retry", "workflow_id", limits.Shorten(c.WorkflowID, 128),
+				"conversion_id", sig.ConversionID, "signal", sig.Kind, "error", limits.Shorten(err.Error(), 512))
 			return // the rest keeps its order behind it
 		}
 	}

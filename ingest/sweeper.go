@@ -10,6 +10,7 @@ import (
 
 	"go.temporal.io/api/serviceerror"
 
+	"github.com/tierwise/tierwise/limits"
 	"github.com/tierwise/tierwise/store"
 )
 
@@ -75,8 +76,8 @@ func (s *Sweeper) Sweep(ctx context.Context, grace time.Duration) (int, error) {
 			},
 			func(c store.Conversion, d store.Delivery, cause error) {
 				i.logger.Error("conversion is stuck: its signal to its customer's workflow keeps failing; it is retried, and GET /conversions?state=stuck lists it",
-					slog.Int64("conversion_id", c.ID), slog.String("workflow_id", c.WorkflowID),
-					slog.Int("attempts", d.Attempts), slog.String("error", cause.Error()))
+					slog.Int64("conversion_id", c.ID), slog.String("workflow_id", limits.Shorten(c.WorkflowID, 128)),
+					slog.Int("attempts", d.Attempts), slog.String("error", limits.Shorten(cause.Error(), 512)))
 			})
 		total += n
 		if err != nil || len(batch) < sweepBatch {
@@ -104,8 +105,8 @@ func (s *Sweeper) SweepLifecycle(ctx context.Context, grace time.Duration) (int,
 			func(l store.LifecycleSignal, d store.Delivery, cause error) {
 				i.logger.Error("lifecycle signal is stuck: its delivery to the customer's workflow keeps failing; it is retried",
 					slog.Int64("lifecycle_signal_id", l.ID), slog.Int64("conversion_id", l.ConversionID),
-					slog.String("workflow_id", l.WorkflowID), slog.String("kind", l.Kind),
-					slog.Int("attempts", d.Attempts), slog.String("error", cause.Error()))
+					slog.String("workflow_id", limits.Shorten(l.WorkflowID, 128)), slog.String("kind", l.Kind),
+					slog.Int("attempts", d.Attempts), slog.String("error", limits.Shorten(cause.Error(), 512)))
 			})
 		total += n
 		if err != nil || len(batch) < sweepBatch {

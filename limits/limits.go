@@ -156,8 +156,10 @@ func Text(s string, max int, multiline bool) error {
 
 // Clip shortens a value for a message or a log line: at most 64 characters
 // and valid UTF-8, so no answer or log carries a whole oversized parameter.
-func Clip(s string) string {
-	const max = 64
+func Clip(s string) string { return Shorten(s, 64) }
+
+// Shorten is Clip to at most max characters, and a note of the length.
+func Shorten(s string, max int) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	if utf8.RuneCountInString(s) <= max {
 		return s

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tierwise/tierwise/activities"
 	"github.com/tierwise/tierwise/ingest"
+	"github.com/tierwise/tierwise/limits"
 	"github.com/tierwise/tierwise/metrics"
 	"github.com/tierwise/tierwise/store"
 	"github.com/tierwise/tierwise/workflows"
@@ -112,17 +113,17 @@ func (w *Worker) sweep(ctx context.Context) {
 		n, err := w.sweeper.Sweep(ctx, sweepGrace)
 		metrics.SweeperDelivered(metrics.OutboxConversions, n)
 		if err != nil && ctx.Err() == nil {
-			w.logger.WarnContext(ctx, "sweep unsignalled conversions", "error", err)
+			w.logger.WarnContext(ctx, "sweep unsignalled conversions", "error", limits.Shorten(err.Error(), 512))
 		}
 		n, err = w.sweeper.SweepLifecycle(ctx, sweepGrace)
 		metrics.SweeperDelivered(metrics.OutboxLifecycleSignals, n)
 		if err != nil && ctx.Err() == nil {
-			w.logger.WarnContext(ctx, "sweep undelivered lifecycle signals", "error", err)
+			w.logger.WarnContext(ctx, "sweep undelivered lifecycle signals", "error", limits.Shorten(err.Error(), 512))
 		}
 		n, err = activities.SweepCycleSignals(ctx, w.activities, sweepGrace)
 		metrics.SweeperDelivered(metrics.OutboxCycleSignals, n)
 		if err != nil && ctx.Err() == nil {
-			w.logger.WarnContext(ctx, "sweep unsent cycle signals", "error", err)
+			w.logger.WarnContext(ctx, "sweep unsent cycle signals", "error", limits.Shorten(err.Error(), 512))
 		}
 		select {
 		case <-ctx.Done():
