@@ -5,8 +5,10 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"log/slog"
 	"time"
 
@@ -36,15 +38,26 @@ func New(st *store.Store, c client.Client, logger *slog.Logger) *Activities {
 	return &Activities{store: st, temporal: c, logger: logger}
 }
 
-// PriceConversion prices a conversion through layers 1–4 and appends its
-// ledger lines, once: the conversion row is locked while it is priced, and a
+// priced is what pricing a conversion, or finding it priced before, gives a
+// customer's workflow.
+type priced struct {
+	conversion store.Conversion
+	now        bool // priced by this call (not before)
+	facts      *customervalue.Conversion
+	config     store.Config
+	pending    []store.LifecycleSignal
+}
+
+// price prices a conversion through layers 1–4 and appends its ledger
+// lines, once: the conversion row is locked while it is priced, and a
 // priced conversion is left as it is. The tiered metrics are counted in the
-// same transaction; commission cycles that opened or reached a band are told
-// after it commits.
-func (a *Activities) PriceConversion(ctx context.Context, conversionID int64) (workflows.PriceResult, error) {
-	var facts *customervalue.Conversion
-	var rules []customervalue.Rule
-	c, priced, signals, err := a.store.PriceConversion(ctx, conversionID, func(ctx context.Context, p *store.PricingTx) (store.Priced, error) {
+// same transaction; commission cycles that opened or reached a band are
+// told after it commits. For a customer's conversion it reads, in the same
+// transaction, the configuration version and the customer's undelivered
+// lifecycle signals.
+func (a *Activities) price(ctx context.Context, conversionID, lifecycleSeen int64) (priced, error) {
+	var out priced
+	c, now, signals, err := a.store.PriceConversion(ctx, conversionID, func(ctx context.Context, p *store.PricingTx) (store.Priced, error) {
 		pr, err := Price(ctx, p)
 		if err != nil {
 			return pr, err
@@ -53,41 +66,111 @@ func (a *Activities) PriceConversion(ctx context.Context, conversionID int64) (w
 			pr.ValueEvaluated = true
 			return pr, nil
 		}
-		if rules, err = p.CustomerValueRules(ctx); err != nil {
+		if err := customerContext(ctx, p, lifecycleSeen, &out); err != nil {
 			return pr, err
 		}
-		pr.ValueEvaluated = len(rules) == 0
+		pr.ValueEvaluated = out.config.ActiveRules == 0
 		if rec, ok := pr.Pricing.(pricing.Record); ok {
-			facts = valueFacts(p.Conversion, rec)
+			out.facts = valueFacts(p.Conversion, rec)
 		}
 		return pr, nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return workflows.PriceResult{}, temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeNotFound, err)
+		return out, temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeNotFound, err)
 	}
 	if err != nil {
-		return workflows.PriceResult{}, err
+		return out, err
 	}
+	out.conversion, out.now = c, now
 	for _, sig := range signals {
 		// The outbox keeps what fails here for the sweeper.
 		if err := a.sendCycleSignal(ctx, sig); err != nil {
 			a.logger.WarnContext(ctx, "tell commission cycle; the sweeper will retry", "cycle", workflows.CycleWorkflowID(cycleOf(sig)), "error", err)
 		}
 	}
-	if priced {
+	if now {
 		a.logger.DebugContext(ctx, "priced conversion", "conversion_id", c.ID, "payout", c.Payout.String())
 	}
-	res := workflows.PriceResult{Priced: priced, PartnerID: c.PartnerID, OfferID: c.OfferID, Payout: c.Payout.String()}
-	if priced && !c.Anonymous() {
-		// The customer's workflow evaluates the Customer Value rules.
-		res.Rules = rules
-		loc, err := a.store.NetworkTimeZone(ctx)
-		if err != nil {
+	return out, nil
+}
+
+// customerContext reads, in the pricing transaction, what the customer's
+// workflow needs besides the conversion.
+func customerContext(ctx context.Context, p *store.PricingTx, lifecycleSeen int64, out *priced) error {
+	var err error
+	if out.config, err = p.Config(ctx); err != nil {
+		return err
+	}
+	out.pending, err = p.PendingLifecycle(ctx, lifecycleSeen)
+	return err
+}
+
+// PriceConversion prices a conversion for customer workflows of code
+// versions 0 and 1, which take the active Customer Value rules with every
+// result. Runs of version 2 call PriceForCustomer.
+func (a *Activities) PriceConversion(ctx context.Context, conversionID int64) (workflows.PriceResult, error) {
+	p, err := a.price(ctx, conversionID, math.MaxInt64)
+	if err != nil {
+		return workflows.PriceResult{}, err
+	}
+	c := p.conversion
+	res := workflows.PriceResult{Priced: p.now, PartnerID: c.PartnerID, OfferID: c.OfferID, Payout: c.Payout.String()}
+	if p.now && !c.Anonymous() {
+		if res.Rules, err = a.store.ActiveCustomerValueRules(ctx); err != nil {
 			return workflows.PriceResult{}, err
 		}
-		res.Conversion, res.TimeZone = facts, loc.String()
+		res.Conversion, res.TimeZone = p.facts, p.config.TimeZone
 	}
 	return res, nil
+}
+
+// PriceForCustomer prices a conversion for its customer's workflow
+// (version 2): the conversion's facts for the Customer Value rules, the
+// configuration version (the workflow loads the rules when it moved), the
+// network's time zone and the customer's lifecycle signals the workflow may
+// not have applied yet. A conversion priced before, by an attempt whose workflow task did not
+// complete, is reported with its facts again: the rules count a conversion
+// once, and its outcomes are keyed, so applying it again changes nothing.
+func (a *Activities) PriceForCustomer(ctx context.Context, req workflows.PriceRequest) (workflows.CustomerPricing, error) {
+	p, err := a.price(ctx, req.ConversionID, req.LifecycleSeen)
+	if err != nil {
+		return workflows.CustomerPricing{}, err
+	}
+	c := p.conversion
+	res := workflows.CustomerPricing{PartnerID: c.PartnerID, OfferID: c.OfferID, Payout: c.Payout,
+		Priced: c.Priced && c.Status == store.StatusApproved && c.ReversedAt == nil, New: p.now}
+	if !res.Priced || c.Anonymous() {
+		return res, nil
+	}
+	if !p.now {
+		// Priced before: read the facts back and the context anew.
+		var rec pricing.Record
+		if err := json.Unmarshal(c.Pricing, &rec); err != nil {
+			return res, fmt.Errorf("decode pricing of conversion %d: %w", c.ID, err)
+		}
+		p.facts = valueFacts(c, rec)
+		if err := a.store.ReadAsPricing(ctx, c, func(ctx context.Context, tx *store.PricingTx) error {
+			return customerContext(ctx, tx, req.LifecycleSeen, &p)
+		}); err != nil {
+			return res, err
+		}
+	}
+	res.Conversion, res.ConfigVersion, res.TimeZone = p.facts, p.config.Version, p.config.TimeZone
+	for _, l := range p.pending {
+		res.Lifecycle = append(res.Lifecycle, workflows.LifecycleEvent{ID: l.ID, ConversionID: l.ConversionID, Kind: l.Kind,
+			SaleAmount: l.Refunded.SaleAmount, Revenue: l.Refunded.Revenue, Payout: l.Refunded.Payout})
+	}
+	return res, nil
+}
+
+// LoadCustomerValueRules returns the active Customer Value rules and the
+// configuration version they belong to.
+func (a *Activities) LoadCustomerValueRules(ctx context.Context) (workflows.RuleSet, error) {
+	version, rules, err := a.store.CustomerValueRuleSet(ctx)
+	if err != nil {
+		return workflows.RuleSet{}, err
+	}
+	return workflows.RuleSet{Version: version, Rules: rules}, nil
 }
 
 // Price computes a conversion's layer 1–3 lines and record, counts it in the

@@ -35,8 +35,8 @@ func keyOf(c workflows.Cycle) store.CycleKey {
 
 // sendCycleSignal delivers an outbox signal: it signal-with-starts the
 // cycle's workflow with the band, or, for a cycle already closed (a
-// backdated conversion), re-prices the period in place, since closed cycles
-// are not reopened.
+// backdated conversion), starts a RepriceClosedCycle workflow for the
+// signal, since closed cycles are not reopened.
 func (a *Activities) sendCycleSignal(ctx context.Context, sig store.CycleSignal) error {
 	cycle := cycleOf(sig)
 	closed := sig.Closed
@@ -60,8 +60,16 @@ func (a *Activities) sendCycleSignal(ctx context.Context, sig store.CycleSignal)
 		}
 	}
 	if closed {
-		if _, err := a.reprice(ctx, cycle, nil); err != nil {
-			return err
+		// Re-priced by a workflow of its own: a long period is chunked and
+		// heartbeats there, not inside the pricing activity that found it.
+		_, err := a.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+			ID:                    workflows.RepriceWorkflowID(cycle, sig.ID),
+			TaskQueue:             workflows.TaskQueue,
+			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		}, workflows.RepriceClosedCycle, cycle)
+		var started *serviceerror.WorkflowExecutionAlreadyStarted
+		if err != nil && !errors.As(err, &started) {
+			return fmt.Errorf("start re-pricing of closed cycle %s: %w", workflows.CycleWorkflowID(cycle), err)
 		}
 	}
 	return a.store.MarkCycleSignalSent(ctx, sig.ID)

@@ -1,6 +1,7 @@
 package customervalue_test
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -133,4 +134,36 @@ func mustLoad(t testing.TB, name string) *time.Location {
 	loc, err := time.LoadLocation(name)
 	require.NoError(t, err)
 	return loc
+}
+
+// TestCloneSharesNothing: whatever happens to a clone — conversions,
+// refunds, reversals, a cycle's end — the state it was cloned from stays as
+// it was, so the customer's workflow can drop a copy whose outcomes were not
+// written.
+func TestCloneSharesNothing(t *testing.T) {
+	t.Parallel()
+	r := rule(41, "Two deposits a day")
+	r.Timeframe = customervalue.Timeframe{Cycle: customervalue.CycleDaily, Anchor: customervalue.AnchorRuleStart}
+	r.Conditions = []customervalue.Condition{{Source: customervalue.MetricSaleAmount, Aggregation: customervalue.AggCount, Operator: customervalue.OpGte, Value: "2"}}
+	r.Outcome.Frequency = customervalue.OncePerCycle
+	r.Outcome.Trigger = customervalue.TriggerEndOfCycle
+	rules := []customervalue.Rule{r}
+	day := time.Date(2025, 2, 10, 12, 0, 0, 0, time.UTC)
+	var s customervalue.State
+	s.Apply(rules, withSale(conv(1, 5, 1, "", day), "80"), time.UTC)
+	s.Apply(rules, withSale(conv(2, 5, 1, "", day.Add(time.Hour)), "20"), time.UTC)
+	before, err := json.Marshal(s)
+	require.NoError(t, err)
+
+	c := s.Clone()
+	c.Apply(rules, withSale(conv(3, 5, 1, "", day.Add(2*time.Hour)), "40"), time.UTC)
+	c.Refund(1, dec("30"), dec("0"), dec("0"))
+	c.Reverse(rules, 2)
+	require.Len(t, c.Due(rules, day.Add(48*time.Hour), time.UTC), 1)
+	after, err := json.Marshal(s)
+	require.NoError(t, err)
+	require.JSONEq(t, string(before), string(after))
+	changed, err := json.Marshal(c)
+	require.NoError(t, err)
+	require.NotEqual(t, string(before), string(changed))
 }

@@ -600,3 +600,31 @@ func outcomeAmounts(r *Rule, currency string, b bases) (payout Calculation, reve
 	}
 	return payout, revenue
 }
+
+// Clone returns a copy of s that shares nothing it could change with s: the
+// customer's workflow applies a conversion, a reversal, a refund or a
+// wake-up to a copy and keeps the copy only once its outcomes are written.
+// (Entries' amounts are pointers replaced, never written through, so they
+// are shared.)
+func (s *State) Clone() State {
+	c := State{Seq: s.Seq, Firsts: slices.Clone(s.Firsts)}
+	if s.Rules != nil {
+		c.Rules = make([]*RuleState, len(s.Rules))
+	}
+	for i, rs := range s.Rules {
+		r := *rs
+		r.Spent = slices.Clone(rs.Spent)
+		if rs.Cycles != nil {
+			r.Cycles = make([]*CycleState, len(rs.Cycles))
+		}
+		for j, cs := range rs.Cycles {
+			cc := *cs
+			cc.Entries = slices.Clone(cs.Entries)
+			cc.Spent = slices.Clone(cs.Spent)
+			cc.Paid = slices.Clone(cs.Paid)
+			r.Cycles[j] = &cc
+		}
+		c.Rules[i] = &r
+	}
+	return c
+}

@@ -404,9 +404,9 @@ func (i *Ingester) TellCustomer(ctx context.Context, c store.Conversion) {
 // snapshot when it is not running) with one lifecycle signal and marks it
 // delivered. Delivering it twice changes nothing in the workflow.
 func (i *Ingester) deliverLifecycle(ctx context.Context, sig store.LifecycleSignal) error {
-	name, arg := workflows.SignalReversal, any(workflows.ReversalSignal{ConversionID: sig.ConversionID})
+	name, arg := workflows.SignalReversal, any(workflows.ReversalSignal{ConversionID: sig.ConversionID, LifecycleID: sig.ID})
 	if sig.Kind == store.LifecycleRefund {
-		name, arg = workflows.SignalRefund, workflows.RefundSignal{ConversionID: sig.ConversionID,
+		name, arg = workflows.SignalRefund, workflows.RefundSignal{ConversionID: sig.ConversionID, LifecycleID: sig.ID,
 			SaleAmount: sig.Refunded.SaleAmount, Revenue: sig.Refunded.Revenue, Payout: sig.Refunded.Payout}
 	}
 	opts := client.StartWorkflowOptions{ID: sig.WorkflowID, TaskQueue: workflows.TaskQueue}

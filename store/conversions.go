@@ -129,8 +129,11 @@ const (
 	PendingRepricing = "retroactive_repricing"
 )
 
-// WithPending fills in the Pending work of each conversion, in one
-// statement.
+// WithPending reads the conversions again together with the work still
+// pending on them, in one statement, so that what a conversion says of
+// itself (priced, its amounts) and what it says is pending are of one
+// moment: a client that waits for pending to be empty never reads an
+// unpriced conversion as final.
 func (s *Store) WithPending(ctx context.Context, cs []Conversion) error {
 	if len(cs) == 0 {
 		return nil
@@ -139,49 +142,56 @@ func (s *Store) WithPending(ctx context.Context, cs []Conversion) error {
 	for i, c := range cs {
 		ids[i] = c.ID
 	}
-	rows, err := s.pool.Query(ctx, `SELECT c.id,
-			c.status = 'approved' AND c.priced_at IS NULL,
-			c.status = 'approved' AND c.priced_at IS NOT NULL AND c.reversed_at IS NULL AND c.value_evaluated_at IS NULL,
-			c.status = 'approved' AND c.reversed_at IS NULL AND EXISTS (SELECT 1 FROM commission_cycles cc
-				WHERE cc.rule_id = c.tiered_rule_id AND cc.partner_id = c.partner_id AND cc.offer_id = c.offer_id
-					AND cc.period_start = c.tiered_period_start AND c.tiered_band < cc.band AND cc.repriced_band < cc.band)
-				AND (SELECT coalesce(definition->>'retro_mode', '') NOT IN ('', 'disabled') FROM tiered_rules WHERE id = c.tiered_rule_id)
-				AND NOT EXISTS (SELECT 1 FROM ledger_lines l WHERE l.conversion_id = c.id AND l.kind = 'payout' AND l.payout_run_id IS NOT NULL)
-		FROM conversions c WHERE c.id = ANY($1)`, ids)
+	rows, err := s.pool.Query(ctx, `SELECT `+conversionColumns+`,
+			status = 'approved' AND priced_at IS NULL,
+			status = 'approved' AND priced_at IS NOT NULL AND reversed_at IS NULL AND value_evaluated_at IS NULL,
+			status = 'approved' AND reversed_at IS NULL AND EXISTS (SELECT 1 FROM commission_cycles cc
+				WHERE cc.rule_id = conversions.tiered_rule_id AND cc.partner_id = conversions.partner_id
+					AND cc.offer_id = conversions.offer_id AND cc.period_start = conversions.tiered_period_start
+					AND conversions.tiered_band < cc.band AND cc.repriced_band < cc.band)
+				AND (SELECT coalesce(definition->>'retro_mode', '') NOT IN ('', 'disabled') FROM tiered_rules WHERE id = conversions.tiered_rule_id)
+				AND NOT EXISTS (SELECT 1 FROM ledger_lines l WHERE l.conversion_id = conversions.id AND l.kind = 'payout' AND l.payout_run_id IS NOT NULL)
+		FROM conversions WHERE id = ANY($1)`, ids)
 	if err != nil {
 		return fmt.Errorf("read pending work: %w", err)
 	}
-	defer rows.Close()
-	pending := make(map[int64][]string, len(cs))
-	for rows.Next() {
-		var id int64
+	fresh, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Conversion, error) {
 		var pricing, value, repricing bool
-		if err := rows.Scan(&id, &pricing, &value, &repricing); err != nil {
-			return fmt.Errorf("read pending work: %w", err)
-		}
-		var p []string
+		c, err := scanConversion(extraColumns{r, []any{&pricing, &value, &repricing}})
+		c.Pending = []string{}
 		if pricing {
-			p = append(p, PendingPricing)
+			c.Pending = append(c.Pending, PendingPricing)
 		}
 		if value {
-			p = append(p, PendingCustomerValue)
+			c.Pending = append(c.Pending, PendingCustomerValue)
 		}
 		if repricing {
-			p = append(p, PendingRepricing)
+			c.Pending = append(c.Pending, PendingRepricing)
 		}
-		pending[id] = p
-	}
-	if err := rows.Err(); err != nil {
+		return c, err
+	})
+	if err != nil {
 		return fmt.Errorf("read pending work: %w", err)
 	}
+	byID := make(map[int64]Conversion, len(fresh))
+	for _, c := range fresh {
+		byID[c.ID] = c
+	}
 	for i := range cs {
-		cs[i].Pending = pending[cs[i].ID]
-		if cs[i].Pending == nil {
-			cs[i].Pending = []string{}
+		if c, ok := byID[cs[i].ID]; ok {
+			cs[i] = c
 		}
 	}
 	return nil
 }
+
+// extraColumns scans a conversion's columns and then more.
+type extraColumns struct {
+	row   pgx.Row
+	extra []any
+}
+
+func (e extraColumns) Scan(dest ...any) error { return e.row.Scan(append(dest, e.extra...)...) }
 
 // NewConversion is a validated postback, ready to store.
 type NewConversion struct {

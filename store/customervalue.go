@@ -290,22 +290,66 @@ func (s *Store) ActiveCustomerValueRules(ctx context.Context) ([]customervalue.R
 	return rules, nil
 }
 
-// CustomerValueRules reads the active Customer Value rules in the pricing
-// transaction.
-func (p *PricingTx) CustomerValueRules(ctx context.Context) ([]customervalue.Rule, error) {
-	rows, err := p.tx.Query(ctx, `SELECT `+customerValueRuleColumns+` FROM customer_value_rules WHERE status = 'active' ORDER BY id`)
+// Config is what a customer's workflow needs to know of the network's
+// configuration when one of its conversions is priced: the configuration
+// version (the Customer Value rules it keeps are those of this version), the
+// network's time zone, and whether any Customer Value rule is active.
+type Config struct {
+	Version     int64
+	TimeZone    string
+	ActiveRules int
+}
+
+// Config reads the network's configuration version, its time zone (checked:
+// an unknown zone is an error, never UTC) and the count of active Customer
+// Value rules, in the pricing transaction and one statement.
+func (p *PricingTx) Config(ctx context.Context) (Config, error) {
+	var c Config
+	if err := p.tx.QueryRow(ctx, `SELECT config_version, time_zone,
+			(SELECT count(*) FROM customer_value_rules WHERE status = 'active') FROM network`).
+		Scan(&c.Version, &c.TimeZone, &c.ActiveRules); err != nil {
+		return Config{}, fmt.Errorf("read network configuration: %w", err)
+	}
+	if _, err := time.LoadLocation(c.TimeZone); err != nil {
+		return Config{}, fmt.Errorf("network time zone %q: %w", c.TimeZone, err)
+	}
+	return c, nil
+}
+
+// CustomerValueRuleSet reads the active Customer Value rules and the
+// configuration version they belong to. The version is read first: rules
+// changed in between come with the older version, and are read again at
+// the next change of version, never the other way round.
+func (s *Store) CustomerValueRuleSet(ctx context.Context) (int64, []customervalue.Rule, error) {
+	var version int64
+	if err := s.pool.QueryRow(ctx, `SELECT config_version FROM network`).Scan(&version); err != nil {
+		return 0, nil, fmt.Errorf("read configuration version: %w", err)
+	}
+	rules, err := s.ActiveCustomerValueRules(ctx)
+	return version, rules, err
+}
+
+// PendingLifecycle lists, in the pricing transaction, the lifecycle signals
+// of the conversion's customer that its workflow may not have applied yet:
+// not delivered, or newer than seen, the latest it has applied. The
+// workflow applies them (idempotent, in any order) before the conversion, so
+// a reversal made before a conversion is priced counts before it, even
+// while its own signal is on the way.
+func (p *PricingTx) PendingLifecycle(ctx context.Context, seen int64) ([]LifecycleSignal, error) {
+	if p.Conversion.Anonymous() {
+		return nil, nil
+	}
+	rows, err := p.tx.Query(ctx, `SELECT id, conversion_id, workflow_id, advertiser_id, user_id, kind,
+			coalesce(refunded_sale, 0), coalesce(refunded_revenue, 0), coalesce(refunded_payout, 0), attempts
+		FROM lifecycle_signals WHERE workflow_id = $1 AND (sent_at IS NULL OR id > $2) ORDER BY id`, p.Conversion.WorkflowID, seen)
 	if err != nil {
-		return nil, fmt.Errorf("read active customer value rules: %w", err)
+		return nil, fmt.Errorf("read pending lifecycle signals: %w", err)
 	}
-	recs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (CustomerValueRuleRecord, error) { return scanCustomerValueRule(r) })
+	sigs, err := pgx.CollectRows(rows, scanLifecycleSignal)
 	if err != nil {
-		return nil, fmt.Errorf("read active customer value rules: %w", err)
+		return nil, fmt.Errorf("read pending lifecycle signals: %w", err)
 	}
-	rules := make([]customervalue.Rule, len(recs))
-	for i, r := range recs {
-		rules[i] = r.Rule
-	}
-	return rules, nil
+	return sigs, nil
 }
 
 // MarkValueEvaluated records that the Customer Value rules have seen these

@@ -141,6 +141,12 @@ func (s *Store) PriceConversion(ctx context.Context, id int64, price func(contex
 	return c, priced, signals, nil
 }
 
+// ReadAsPricing runs fn in a transaction that reads what the pricing
+// transaction of c reads, without pricing it.
+func (s *Store) ReadAsPricing(ctx context.Context, c Conversion, fn func(context.Context, *PricingTx) error) error {
+	return s.tx(ctx, func(tx pgx.Tx) error { return fn(ctx, &PricingTx{tx: tx, Conversion: c}) })
+}
+
 // Data reads what layers 1–3 need.
 func (p *PricingTx) Data(ctx context.Context) (PricingData, error) {
 	return pricingData(ctx, p.tx, p.Conversion)

@@ -135,16 +135,18 @@ func (s *Store) UnsentLifecycleSignals(ctx context.Context, workflowID string, b
 	if err != nil {
 		return nil, fmt.Errorf("list unsent lifecycle signals: %w", err)
 	}
-	sigs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (LifecycleSignal, error) {
-		var l LifecycleSignal
-		err := r.Scan(&l.ID, &l.ConversionID, &l.WorkflowID, &l.AdvertiserID, &l.UserID, &l.Kind,
-			&l.Refunded.SaleAmount, &l.Refunded.Revenue, &l.Refunded.Payout, &l.Attempts)
-		return l, err
-	})
+	sigs, err := pgx.CollectRows(rows, scanLifecycleSignal)
 	if err != nil {
 		return nil, fmt.Errorf("list unsent lifecycle signals: %w", err)
 	}
 	return sigs, nil
+}
+
+func scanLifecycleSignal(r pgx.CollectableRow) (LifecycleSignal, error) {
+	var l LifecycleSignal
+	err := r.Scan(&l.ID, &l.ConversionID, &l.WorkflowID, &l.AdvertiserID, &l.UserID, &l.Kind,
+		&l.Refunded.SaleAmount, &l.Refunded.Revenue, &l.Refunded.Payout, &l.Attempts)
+	return l, err
 }
 
 // MarkLifecycleSignalSent records that a lifecycle signal was delivered.

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -126,6 +125,14 @@ type CustomerState struct {
 	Value    customervalue.State
 	Rules    []customervalue.Rule
 	TimeZone string
+	// RulesVersion is the configuration version Rules belong to (version 2
+	// on): the workflow loads the rules again when a pricing reports
+	// another.
+	RulesVersion int64
+	// LifecycleSeen is the latest lifecycle signal (a reversal, a refund)
+	// applied: a pricing returns the customer's later ones, and those not
+	// delivered yet.
+	LifecycleSeen int64
 	// Resumed is set once the workflow has read the customer's snapshot.
 	Resumed bool
 	// Version is the workflow code version the run started with
@@ -143,14 +150,33 @@ type CustomerState struct {
 //     attributes are upserted after every pricing.
 //   - 1: they are local activities; search attributes are upserted only
 //     when they change.
-const CodeVersion = 1
+//   - 2: the entity workflow of customer_entity.go: an outcome is kept only
+//     once it is written, a money path's failure is retried (never logged
+//     and skipped), one wake-up timer re-armed only when its deadline
+//     changes, the rules loaded by configuration version rather than sent
+//     with every pricing, the customer's undelivered lifecycle signals
+//     applied before a conversion.
+const CodeVersion = 2
 
 // NewCustomerState is the input of a new customer workflow run.
 func NewCustomerState(advertiserID int64, userID string) CustomerState {
 	return CustomerState{AdvertiserID: advertiserID, UserID: userID, Version: CodeVersion}
 }
 
-// PriceResult is what PriceConversion reports back to the workflow.
+// Customer is the lifetime of one customer (DESIGN §10): it prices each
+// conversion once, in the order the signals arrive, evaluates the Customer
+// Value rules on it, settles end-of-cycle outcomes on a timer, takes
+// reversals and refunds, and continues as new when the server suggests it.
+// A run keeps the code version it started with (CustomerState.Version).
+func Customer(ctx workflow.Context, state CustomerState) error {
+	if state.Version < 2 {
+		return customerV1(ctx, state)
+	}
+	return customerV2(ctx, state)
+}
+
+// PriceResult is what PriceConversion reports back to runs of versions 0
+// and 1.
 type PriceResult struct {
 	Priced    bool   // false when there was nothing to price (already priced, not approved)
 	PartnerID int64  // the conversion's partner
@@ -167,6 +193,7 @@ type PriceResult struct {
 // (or rejected after approval).
 type ReversalSignal struct {
 	ConversionID int64
+	LifecycleID  int64 // the outbox row's id (0 in signals from before the outbox)
 }
 
 // RefundSignal tells a customer's workflow the totals refunded so far of a
@@ -174,6 +201,7 @@ type ReversalSignal struct {
 // layer 1–3 revenue and payout.
 type RefundSignal struct {
 	ConversionID int64
+	LifecycleID  int64 // the outbox row's id (0 in signals from before the outbox)
 	SaleAmount   decimal.Decimal // a JSON string, as the plain strings of older signals were
 	Revenue      decimal.Decimal
 	Payout       decimal.Decimal // absent (0) in signals sent before it was added
@@ -200,181 +228,57 @@ type CustomerRecord struct {
 	State     CustomerState
 }
 
-// PriceConversionActivity is the name of the pricing activity.
-const PriceConversionActivity = "PriceConversion"
-
-// Customer is the lifetime of one customer: it prices each conversion once,
-// in the order the signals arrive, evaluates the Customer Value rules on it,
-// wakes on timers for cycle ends, and continues as new when the server
-// suggests it.
-func Customer(ctx workflow.Context, state CustomerState) error {
-	logger := workflow.GetLogger(ctx)
-	if err := workflow.SetQueryHandler(ctx, QueryState, func() (CustomerState, error) { return state, nil }); err != nil {
-		return fmt.Errorf("register state query: %w", err)
-	}
-	retry := &temporal.RetryPolicy{
-		InitialInterval:        200 * time.Millisecond,
-		MaximumInterval:        30 * time.Second,
-		NonRetryableErrorTypes: []string{ErrTypeNotFound},
-	}
-	// From version 1, pricing, recording and loading run as local
-	// activities: in the workflow task that got the signal, without three
-	// round trips through the server per conversion.
-	execute := func(ctx workflow.Context, activity string, args ...any) workflow.Future {
-		return workflow.ExecuteActivity(ctx, activity, args...)
-	}
-	version := state.Version
-	if version >= 1 {
-		ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 30 * time.Second, RetryPolicy: retry})
-		execute = func(ctx workflow.Context, activity string, args ...any) workflow.Future {
-			return workflow.ExecuteLocalActivity(ctx, activity, args...)
-		}
-	} else {
-		ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second, RetryPolicy: retry})
-	}
-	if state.UserID != "" && !state.Resumed {
-		// A new lifetime, or one whose workflow ended: resume from the
-		// snapshot, if any.
-		var saved *CustomerState
-		if err := execute(ctx, LoadCustomerActivity, state.AdvertiserID, state.UserID).Get(ctx, &saved); err != nil {
-			return fmt.Errorf("load customer snapshot: %w", err)
-		}
-		if saved != nil {
-			state = *saved
-			state.Version = version // the run's, not the snapshot's
-		}
-		state.Resumed = true
-	}
-
-	// record writes outcomes and the snapshot when there is something to
-	// keep: outcomes, or rules whose progress moved.
-	record := func(outcomes []customervalue.Outcome, evaluated ...int64) {
-		if state.UserID == "" || (len(outcomes) == 0 && len(state.Rules) == 0) {
-			return
-		}
-		if err := execute(ctx, RecordCustomerActivity, CustomerRecord{Outcomes: outcomes, Evaluated: evaluated, State: state}).Get(ctx, nil); err != nil {
-			logger.Error("record customer value outcomes", "error", err)
-		}
-	}
-	location := func() *time.Location {
-		loc, err := time.LoadLocation(state.TimeZone)
-		if err != nil {
-			return time.UTC
-		}
-		return loc
-	}
-
-	conversions := workflow.GetSignalChannel(ctx, SignalConversion)
-	reversals := workflow.GetSignalChannel(ctx, SignalReversal)
-	refunds := workflow.GetSignalChannel(ctx, SignalRefund)
-	handle := func(sig ConversionSignal) {
-		if slices.Contains(state.Recent, sig.ConversionID) {
-			return
-		}
-		var res PriceResult
-		err := execute(ctx, PriceConversionActivity, sig.ConversionID).Get(ctx, &res)
-		if err != nil {
-			// Only a conversion that no longer exists fails for good; the
-			// others retry until they succeed.
-			logger.Error("price conversion", "conversion_id", sig.ConversionID, "error", err)
-			return
-		}
-		state.Recent = append(state.Recent, sig.ConversionID)
-		if len(state.Recent) > recentLimit {
-			state.Recent = state.Recent[len(state.Recent)-recentLimit:]
-		}
-		if !res.Priced {
-			return
-		}
-		state.Priced++
-		state.LastPartner, state.LastOffer = res.PartnerID, res.OfferID
-		state.LastPricedAt = workflow.Now(ctx).UTC()
-		if res.Conversion != nil && state.UserID != "" {
-			state.Rules, state.TimeZone = res.Rules, res.TimeZone
-			record(state.Value.Apply(state.Rules, *res.Conversion, location()), res.Conversion.ID)
-		}
-		updateVisibility(ctx, state, version >= 1)
-	}
-	handleReversal := func(sig ReversalSignal) {
-		state.Value.Reverse(state.Rules, sig.ConversionID)
-		record(nil)
-	}
-	handleRefund := func(sig RefundSignal) {
-		state.Value.Refund(sig.ConversionID, sig.SaleAmount, sig.Revenue, sig.Payout)
-		record(nil)
-	}
-	drain := func() {
-		for {
-			var c ConversionSignal
-			var r ReversalSignal
-			var f RefundSignal
-			switch {
-			case conversions.ReceiveAsync(&c):
-				handle(c)
-			case reversals.ReceiveAsync(&r):
-				handleReversal(r)
-			case refunds.ReceiveAsync(&f):
-				handleRefund(f)
-			default:
-				return
-			}
-		}
-	}
-
-	updateVisibility(ctx, state, version >= 1)
-	var settledAt time.Time // the last wake-up that settled nothing
-	for {
-		sel := workflow.NewSelector(ctx)
-		sel.AddReceive(conversions, func(c workflow.ReceiveChannel, _ bool) {
-			var sig ConversionSignal
-			c.Receive(ctx, &sig)
-			handle(sig)
-		})
-		sel.AddReceive(reversals, func(c workflow.ReceiveChannel, _ bool) {
-			var sig ReversalSignal
-			c.Receive(ctx, &sig)
-			handleReversal(sig)
-		})
-		sel.AddReceive(refunds, func(c workflow.ReceiveChannel, _ bool) {
-			var sig RefundSignal
-			c.Receive(ctx, &sig)
-			handleRefund(sig)
-		})
-		timerCtx, cancelTimer := workflow.WithCancel(ctx)
-		if wake, ok := state.Value.NextWakeUp(state.Rules, location()); ok && (!wake.Equal(settledAt) || wakeAgain(ctx)) {
-			// Cycles that ended settle at once; the others on a timer.
-			sel.AddFuture(workflow.NewTimer(timerCtx, max(0, wake.Sub(workflow.Now(ctx)))), func(workflow.Future) {
-				due := state.Value.Due(state.Rules, workflow.Now(ctx).UTC(), location())
-				if len(due) == 0 {
-					settledAt = wake
-				}
-				record(due)
-			})
-		}
-		sel.Select(ctx)
-		cancelTimer()
-		if state.UserID == "" || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
-			// Drain what has arrived so no signal is lost with this run.
-			drain()
-			if state.UserID == "" {
-				return nil
-			}
-			state.Version = CodeVersion
-			return workflow.NewContinueAsNewError(ctx, Customer, state)
-		}
-	}
+// PriceRequest asks PriceForCustomer to price a conversion and report the
+// customer's lifecycle signals after LifecycleSeen and those not delivered.
+type PriceRequest struct {
+	ConversionID  int64
+	LifecycleSeen int64
 }
 
-// wakeAgain reports whether a wake-up that settled nothing is waited for
-// again when its end comes up once more: a late conversion reopened the
-// cycle, and its end-of-cycle outcome is due at once (DESIGN §13.19; Due
-// settles every ended cycle, so this never spins). Runs recorded before
-// this change did not wait again and replay as they ran. It is asked only
-// in that case, so the version marker (and its search attribute upsert) is
-// written only by workflows that reopen a cycle.
-func wakeAgain(ctx workflow.Context) bool {
-	return workflow.GetVersion(ctx, "wake-again-on-reopened-cycle", workflow.DefaultVersion, 1) == 1
+// CustomerPricing is what PriceForCustomer reports back to the workflow.
+type CustomerPricing struct {
+	// Priced is true when the conversion is priced (by this call, New, or
+	// before) and counts: approved, not reversed.
+	Priced    bool
+	New       bool
+	PartnerID int64
+	OfferID   int64
+	Payout    decimal.Decimal
+	// Conversion is what the Customer Value rules read of it (a customer's
+	// priced conversion only); ConfigVersion the configuration version the
+	// rules must be of; TimeZone the network's zone.
+	Conversion    *customervalue.Conversion
+	ConfigVersion int64
+	TimeZone      string
+	// Lifecycle are the customer's reversals and refunds written to the
+	// ledger but not delivered to the workflow yet, oldest first.
+	Lifecycle []LifecycleEvent
 }
+
+// LifecycleEvent is a reversal or a refund (with the totals so far) of one
+// of the customer's conversions.
+type LifecycleEvent struct {
+	ID           int64 // the outbox row's id
+	ConversionID int64
+	Kind         string // "reversal" or "refund"
+	SaleAmount   decimal.Decimal
+	Revenue      decimal.Decimal
+	Payout       decimal.Decimal
+}
+
+// RuleSet is the active Customer Value rules of a configuration version.
+type RuleSet struct {
+	Version int64
+	Rules   []customervalue.Rule
+}
+
+// Activity names of the customer workflow. Register's test checks each is
+// an activity of the worker.
+const (
+	PriceConversionActivity        = "PriceConversion" // versions 0 and 1
+	PriceForCustomerActivity       = "PriceForCustomer"
+	LoadCustomerValueRulesActivity = "LoadCustomerValueRules"
+)
 
 // updateVisibility sets the search attributes and the Web UI's details line.
 // With onlyChanged (runs since the local-activities change) it upserts only
@@ -417,4 +321,5 @@ func Register(r interface {
 	r.RegisterWorkflowWithOptions(Customer, workflow.RegisterOptions{Name: "Customer"})
 	r.RegisterWorkflowWithOptions(CommissionCycle, workflow.RegisterOptions{Name: "CommissionCycle"})
 	r.RegisterWorkflowWithOptions(CloseEndedCycles, workflow.RegisterOptions{Name: "CloseEndedCycles"})
+	r.RegisterWorkflowWithOptions(RepriceClosedCycle, workflow.RegisterOptions{Name: "RepriceClosedCycle"})
 }

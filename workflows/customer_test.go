@@ -2,6 +2,7 @@ package workflows_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"strings"
@@ -28,6 +29,11 @@ type testBundle struct {
 	recorded []time.Time              // the workflow clock at each record
 	saved    *workflows.CustomerState // what LoadCustomer returns
 	priceFor func(id int64) workflows.PriceResult
+	// rules and rulesVersion are what LoadCustomerValueRules returns: the
+	// rules priceFor last reported, and a version that moves with them.
+	rules        []customervalue.Rule
+	rulesVersion int64
+	ruleLoads    int
 }
 
 // setup returns a test environment whose PriceConversion records the ids it
@@ -50,6 +56,35 @@ func setup(t *testing.T, missing ...int64) *testBundle {
 		}
 		return workflows.PriceResult{Priced: true, PartnerID: 7, OfferID: 3, Payout: "1.50"}, nil
 	}, activity.RegisterOptions{Name: workflows.PriceConversionActivity})
+	// Runs of version 2 price through PriceForCustomer, which reports the
+	// configuration version instead of the rules.
+	b.env.RegisterActivityWithOptions(func(_ context.Context, req workflows.PriceRequest) (workflows.CustomerPricing, error) {
+		id := req.ConversionID
+		for _, m := range missing {
+			if m == id {
+				err := errors.New("conversion not found")
+				return workflows.CustomerPricing{}, temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeNotFound, err)
+			}
+		}
+		b.priced = append(b.priced, id)
+		res := workflows.PriceResult{Priced: true, PartnerID: 7, OfferID: 3, Payout: "1.50"}
+		if b.priceFor != nil {
+			res = b.priceFor(id)
+		}
+		if res.Conversion != nil {
+			was, _ := json.Marshal(b.rules)
+			now, _ := json.Marshal(res.Rules)
+			if b.rulesVersion == 0 || string(was) != string(now) {
+				b.rules, b.rulesVersion = res.Rules, b.rulesVersion+1
+			}
+		}
+		return workflows.CustomerPricing{Priced: res.Priced, New: res.Priced, PartnerID: res.PartnerID, OfferID: res.OfferID,
+			Payout: decimal.RequireFromString(res.Payout), Conversion: res.Conversion, ConfigVersion: b.rulesVersion, TimeZone: res.TimeZone}, nil
+	}, activity.RegisterOptions{Name: workflows.PriceForCustomerActivity})
+	b.env.RegisterActivityWithOptions(func(context.Context) (workflows.RuleSet, error) {
+		b.ruleLoads++
+		return workflows.RuleSet{Version: b.rulesVersion, Rules: b.rules}, nil
+	}, activity.RegisterOptions{Name: workflows.LoadCustomerValueRulesActivity})
 	b.env.RegisterActivityWithOptions(func(_ context.Context, _ int64, _ string) (*workflows.CustomerState, error) {
 		return b.saved, nil
 	}, activity.RegisterOptions{Name: workflows.LoadCustomerActivity})

@@ -29,6 +29,13 @@ type Cycle struct {
 	PeriodEnd   time.Time // the zero time for a period without an end
 }
 
+// RepriceWorkflowID is the id of the one-off workflow that re-prices a
+// closed cycle for an outbox signal: one per signal, so a retry starts it
+// once.
+func RepriceWorkflowID(c Cycle, signalID int64) string {
+	return fmt.Sprintf("reprice/%d/%d/%d/%s/%d", c.RuleID, c.PartnerID, c.OfferID, c.PeriodStart.UTC().Format(time.RFC3339), signalID)
+}
+
 // CycleWorkflowID is the cycle's workflow id.
 func CycleWorkflowID(c Cycle) string {
 	return fmt.Sprintf("cycle/%d/%d/%d/%s", c.RuleID, c.PartnerID, c.OfferID, c.PeriodStart.UTC().Format(time.RFC3339))
@@ -158,4 +165,24 @@ func cycleDetails(s CycleState) string {
 		d += "; closed"
 	}
 	return d
+}
+
+// RepriceClosedCycle re-prices, once, a closed cycle's period that a
+// backdated conversion raised to a higher band (DESIGN §13.19): the closed
+// cycle's own workflow is never started again. The activity is chunked and
+// heartbeats; running it twice writes nothing more.
+func RepriceClosedCycle(ctx workflow.Context, cycle Cycle) (RepriceResult, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Minute,
+		HeartbeatTimeout:    30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        time.Second,
+			MaximumInterval:        time.Minute,
+			NonRetryableErrorTypes: []string{ErrTypeNotFound},
+		},
+	})
+	workflow.SetCurrentDetails(ctx, "re-pricing the closed "+cycleDetails(CycleState{Cycle: cycle, Band: -1}))
+	var res RepriceResult
+	err := workflow.ExecuteActivity(ctx, RepriceCycleActivity, cycle).Get(ctx, &res)
+	return res, err
 }

@@ -1,0 +1,16 @@
+DROP INDEX lifecycle_signals_workflow;
+DROP TRIGGER network_config ON network;
+DROP FUNCTION bump_network_config_version();
+DROP TRIGGER advertisers_config ON advertisers;
+DROP TRIGGER offers_config ON offers;
+DROP TRIGGER offer_events_config ON offer_events;
+DROP TRIGGER partners_config ON partners;
+DROP TRIGGER partner_tiers_config ON partner_tiers;
+DROP TRIGGER tier_offers_config ON tier_offers;
+DROP TRIGGER offer_approvals_config ON offer_approvals;
+DROP TRIGGER custom_payouts_config ON custom_payouts;
+DROP TRIGGER tiered_rules_config ON tiered_rules;
+DROP TRIGGER customer_value_rules_config ON customer_value_rules;
+DROP TRIGGER data_points_config ON data_points;
+DROP FUNCTION bump_config_version();
+ALTER TABLE network DROP COLUMN config_version;
