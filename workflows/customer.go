@@ -201,7 +201,7 @@ type ReversalSignal struct {
 // layer 1–3 revenue and payout.
 type RefundSignal struct {
 	ConversionID int64
-	LifecycleID  int64 // the outbox row's id (0 in signals from before the outbox)
+	LifecycleID  int64           // the outbox row's id (0 in signals from before the outbox)
 	SaleAmount   decimal.Decimal // a JSON string, as the plain strings of older signals were
 	Revenue      decimal.Decimal
 	Payout       decimal.Decimal // absent (0) in signals sent before it was added

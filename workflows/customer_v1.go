@@ -182,4 +182,3 @@ func customerV1(ctx workflow.Context, state CustomerState) error {
 func wakeAgain(ctx workflow.Context) bool {
 	return workflow.GetVersion(ctx, "wake-again-on-reopened-cycle", workflow.DefaultVersion, 1) == 1
 }
-
