@@ -82,7 +82,9 @@ func TestCustomerWorkflowContinueAsNew(t *testing.T) {
 	// for the conversion the lost attempt priced, and the workflow returns
 	// before the Customer Value rules see it. Paced, the task that
 	// continues as new is failed now and then by a signal that arrived
-	// while it ran (UnhandledCommand): a once-bonus came 22 deposits late.
+	// while it ran (UnhandledCommand): the 38 deposits that task had
+	// drained and priced were never counted, and the bonus came 38
+	// deposits late (22 in another run).
 	// In a burst, the server force-fails every task that runs while more
 	// than 100 signals are buffered (ForceCloseCommand): 347 of 3,001
 	// conversions were never counted, and the run did not continue as new

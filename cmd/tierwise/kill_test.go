@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -112,13 +113,15 @@ func childEnv() []string {
 }
 
 // kill sends SIGKILL and waits until the process is gone.
-func (d *devProcess) kill() {
-	d.t.Helper()
-	require.NoError(d.t, d.cmd.Process.Signal(syscall.SIGKILL))
+func (d *devProcess) kill() error {
+	if err := d.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		return fmt.Errorf("kill tierwise dev: %w", err)
+	}
 	select {
 	case <-d.exited:
+		return nil
 	case <-time.After(30 * time.Second):
-		d.t.Fatal("tierwise dev did not die of SIGKILL in 30s")
+		return errors.New("tierwise dev did not die of SIGKILL in 30s")
 	}
 }
 
@@ -298,12 +301,13 @@ func TestKillDuringLoad(t *testing.T) {
 	var answered atomic.Int64
 	killAt := int64(len(sends) / 3)
 	reached, fed, killed := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	var killErr error
 	go func() {
 		select {
 		case <-reached:
 		case <-fed: // too few answers: the assertions below say so
 		}
-		dev.kill()
+		killErr = dev.kill()
 		close(killed)
 	}()
 	work := make(chan *killPostback)
@@ -335,6 +339,7 @@ feed:
 	close(fed)
 	wg.Wait()
 	<-killed
+	require.NoError(t, killErr)
 	close(errs)
 	for err := range errs {
 		require.NoError(t, err)
