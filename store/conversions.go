@@ -122,7 +122,10 @@ const (
 )
 
 // WithPending fills in the Pending work of each conversion, in one
-// statement.
+// statement. The statement runs after the conversions were read, so whether
+// pricing is pending comes from the conversions as read: an answer never
+// says "not priced" with nothing pending when the pricing commits in
+// between; the work after pricing is read fresh for priced ones.
 func (s *Store) WithPending(ctx context.Context, cs []Conversion) error {
 	if len(cs) == 0 {
 		return nil
@@ -132,7 +135,6 @@ func (s *Store) WithPending(ctx context.Context, cs []Conversion) error {
 		ids[i] = c.ID
 	}
 	rows, err := s.pool.Query(ctx, `SELECT c.id,
-			c.status = 'approved' AND c.priced_at IS NULL,
 			c.status = 'approved' AND c.priced_at IS NOT NULL AND c.reversed_at IS NULL AND c.value_evaluated_at IS NULL,
 			c.status = 'approved' AND c.reversed_at IS NULL AND EXISTS (SELECT 1 FROM commission_cycles cc
 				WHERE cc.rule_id = c.tiered_rule_id AND cc.partner_id = c.partner_id AND cc.offer_id = c.offer_id
@@ -147,14 +149,11 @@ func (s *Store) WithPending(ctx context.Context, cs []Conversion) error {
 	pending := make(map[int64][]string, len(cs))
 	for rows.Next() {
 		var id int64
-		var pricing, value, repricing bool
-		if err := rows.Scan(&id, &pricing, &value, &repricing); err != nil {
+		var value, repricing bool
+		if err := rows.Scan(&id, &value, &repricing); err != nil {
 			return fmt.Errorf("read pending work: %w", err)
 		}
 		var p []string
-		if pricing {
-			p = append(p, PendingPricing)
-		}
 		if value {
 			p = append(p, PendingCustomerValue)
 		}
@@ -167,9 +166,14 @@ func (s *Store) WithPending(ctx context.Context, cs []Conversion) error {
 		return fmt.Errorf("read pending work: %w", err)
 	}
 	for i := range cs {
-		cs[i].Pending = pending[cs[i].ID]
-		if cs[i].Pending == nil {
-			cs[i].Pending = []string{}
+		c := &cs[i]
+		switch {
+		case c.Status == StatusApproved && c.PricedAt == nil:
+			c.Pending = []string{PendingPricing}
+		case c.PricedAt != nil && pending[c.ID] != nil:
+			c.Pending = pending[c.ID]
+		default:
+			c.Pending = []string{}
 		}
 	}
 	return nil
