@@ -246,8 +246,9 @@ func TestPostbackDuplicate(t *testing.T) {
 	var conversions, lines int
 	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT count(*) FROM conversions`).Scan(&conversions))
 	require.Equal(t, 1, conversions)
-	// Give duplicate signals, if any, the time to be (wrongly) priced again.
-	time.Sleep(500 * time.Millisecond)
+	// Duplicate signals, if any, have been handled (and would have priced
+	// it again) once the customer's workflow has caught up.
+	b.waitCaughtUp(adv.ID, "u1")
 	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT count(*) FROM ledger_lines`).Scan(&lines))
 	require.Equal(t, 2, lines, "one payout and one revenue line")
 }
@@ -323,7 +324,7 @@ func TestNothingLostWhenTemporalIsDown(t *testing.T) {
 		c := b.waitPriced(cid)
 		requireAmount(t, "5.00", c.Payout)
 	}
-	time.Sleep(time.Second) // let any second signal arrive
+	b.waitCaughtUp(adv.ID, "u0", "u1", "u2") // any second signal has been handled
 	rows, err := b.pool.Query(context.Background(), `SELECT conversion_id, count(*) FROM ledger_lines GROUP BY conversion_id`)
 	require.NoError(t, err)
 	defer rows.Close()
@@ -497,7 +498,7 @@ func TestSignalQueueOverflowGoesToSweeper(t *testing.T) {
 			requireAmount(t, "1.00", b.waitPriced(cid).Payout)
 		}
 	}
-	time.Sleep(time.Second) // let any second signal arrive
+	b.waitCaughtUp(adv.ID, "u0", "u1", "u2") // any second signal has been handled
 	var lines int
 	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT count(*) FROM ledger_lines`).Scan(&lines))
 	require.Equal(t, 2*30, lines, "each conversion priced exactly once")

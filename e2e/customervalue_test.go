@@ -102,7 +102,7 @@ func TestHighValueTraderEndToEnd(t *testing.T) {
 
 	require.Eventually(t, func() bool { return b.payoutLines(c5)["bonus"] == "200" }, 20*time.Second, 50*time.Millisecond,
 		"the bonus is on the conversion that completes the last condition")
-	time.Sleep(300 * time.Millisecond)
+	b.waitSettled(c1, c2, c3, c4, c6)
 	for _, c := range []int64{c1, c2, c3, c4, c6} {
 		require.NotContains(t, b.payoutLines(c), "bonus", "conversion %d", c)
 	}
@@ -150,10 +150,7 @@ func TestHighValueTraderEndToEnd(t *testing.T) {
 			return m
 		}
 		ids := []int64{b.send(p("geo", "EU1")), b.send(p("event", "deposit", "order_id", "s1", "deposit", "500"))}
-		for _, cid := range ids {
-			b.waitPriced(cid)
-		}
-		time.Sleep(300 * time.Millisecond)
+		b.waitSettled(ids...)
 		for _, cid := range ids {
 			require.NotContains(t, b.payoutLines(cid), "bonus")
 		}
@@ -190,7 +187,7 @@ func TestRevShareOverrideEndToEnd(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return payout(base) == "20" && payout(inside) == "20" }, 20*time.Second, 50*time.Millisecond,
 		"10% of the $200 sale on the base conversion and on the event inside 30 days")
-	time.Sleep(300 * time.Millisecond)
+	b.waitSettled(outside, otherPartner)
 	require.Equal(t, "1", payout(outside), "from day 30 to the second the offer default is back")
 	require.Equal(t, "5", payout(otherPartner), "other partners keep the offer default")
 	require.Equal(t, "15", b.payoutLines(base)["override"], "the override line replaces the $5 default")

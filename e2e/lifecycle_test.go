@@ -27,9 +27,12 @@ func TestConversionStatus(t *testing.T) {
 		status, body := b.postback(params("token", adv.Token, "offer_id", id(offer), "partner_id", id(partner), "user_id", "p1", "status", "pending"))
 		require.Equal(t, http.StatusOK, status)
 		cid := int64(body["conversion_id"].(float64))
-		time.Sleep(300 * time.Millisecond)
+		// The customer's next conversion is signalled after it, in order:
+		// once that one is priced, the pending one would have been.
+		b.convert(params("token", adv.Token, "offer_id", id(offer), "partner_id", id(partner), "user_id", "p1", "order_id", "p1-next"))
 		c, err := b.store.Conversion(context.Background(), cid)
 		require.NoError(t, err)
+		require.Nil(t, c.SignalledAt, "a pending conversion is not sent to the customer's workflow")
 		require.Nil(t, c.PricedAt)
 		require.Equal(t, "pending conversions are not priced until approved", b.explanationNote(cid))
 

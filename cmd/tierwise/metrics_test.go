@@ -25,7 +25,12 @@ import (
 	"github.com/tierwise/tierwise/internal/temporaltest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(runMainEnv) == "1" { // re-executed as the tierwise binary
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	pgtest.Main(m)
+}
 
 const testAdminKey = "tw_admin_metrics-test-key"
 
