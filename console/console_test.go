@@ -243,7 +243,7 @@ func (b *testBundle) convert(n network, c conversion) store.Conversion {
 // price prices a conversion as the pricing activity does.
 func (b *testBundle) price(id int64) store.Conversion {
 	b.t.Helper()
-	c, _, _, err := b.store.PriceConversion(context.Background(), id, activities.Price)
+	c, _, _, err := b.store.PriceConversion(context.Background(), id, priceWithoutRules)
 	require.NoError(b.t, err)
 	return c
 }
@@ -251,3 +251,11 @@ func (b *testBundle) price(id int64) store.Conversion {
 func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 
 func itoa(n int64) string { return decimal.NewFromInt(n).String() }
+
+// priceWithoutRules prices a conversion as the pricing activity does when no
+// Customer Value rule is active: its amounts are final once priced.
+func priceWithoutRules(ctx context.Context, p *store.PricingTx) (store.Priced, error) {
+	pr, err := activities.Price(ctx, p)
+	pr.ValueEvaluated = true
+	return pr, err
+}

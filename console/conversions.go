@@ -168,10 +168,11 @@ func (s *Server) conversionPage(w http.ResponseWriter, r *http.Request, status i
 	v.Title = fmt.Sprintf("Conversion %d", id)
 	data := conversionData{ConversionDetail: d, WorkflowURL: s.workflowURL(c.WorkflowID, c.Anonymous()),
 		Refundable: c.Status == store.StatusApproved && c.PricedAt != nil && c.ReversedAt == nil,
-		// A conversion rejected at the postback edge is to be approvable too
-		// (DESIGN §14.1) once store.SetStatus allows it; today only pending
-		// ones are.
-		Decidable: c.Status == store.StatusPending}
+		// A pending conversion, or one rejected before it was priced (at
+		// the postback edge, DESIGN §14.1) and not by a reversal, may be
+		// approved or rejected.
+		Decidable: c.Status == store.StatusPending ||
+			(c.Status == store.StatusRejected && c.PricedAt == nil && c.ReversedAt == nil && c.RejectionReason != store.RejectReversed)}
 	v.Data = data
 	s.render(w, r, status, "conversion", v)
 }
@@ -195,7 +196,7 @@ func (s *Server) conversionPending(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, err)
 		return
 	}
-	c, err := s.store.Conversion(r.Context(), id)
+	c, err := s.reports.Pending(r.Context(), id)
 	if err != nil {
 		s.errorPage(w, r, err)
 		return

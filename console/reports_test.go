@@ -208,7 +208,9 @@ func TestConsoleHome(t *testing.T) {
 	stuck, _, err := b.store.InsertConversion(ctx, store.NewConversion{AdvertiserID: n.Advertiser.ID, OfferID: n.Offer.ID, PartnerID: n.Partner.ID,
 		DedupeKey: "stuck", Currency: "USD", Status: store.StatusApproved, OccurredAt: time.Now(), WorkflowID: "anonymous"})
 	require.NoError(t, err)
-	_, err = b.pool.Exec(ctx, `UPDATE conversions SET received_at = now() - interval '5 minutes' WHERE id = $1`, stuck.ID)
+	// Its signal failed as often as makes it stuck.
+	_, err = b.pool.Exec(ctx, `UPDATE conversions SET received_at = now() - interval '5 minutes', signal_attempts = $2 WHERE id = $1`,
+		stuck.ID, store.StuckAfterAttempts)
 	require.NoError(t, err)
 
 	p := b.mustGet("/console/")

@@ -45,6 +45,10 @@ type TemporalConfig struct {
 	// discards it.
 	LogFile string
 	Logger  *slog.Logger
+	// ContinueAsNewAfter, when set, is the history length (in events) at
+	// which the server suggests continue-as-new, instead of its 4,096: for
+	// tests that go through several runs of a workflow.
+	ContinueAsNewAfter int
 	// MetricsAddr, when set, is the host:port where the server serves its
 	// own metrics at /metrics (port 0 picks a free one); empty: no metrics,
 	// which the tests and the bench run without.
@@ -208,6 +212,9 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 		// no poller is reading (4–5 s with the default of four).
 		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():  1,
 		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): 1,
+	}
+	if cfg.ContinueAsNewAfter > 0 {
+		dynamic[dynamicconfig.HistoryCountSuggestContinueAsNew.Key()] = cfg.ContinueAsNewAfter
 	}
 
 	if cfg.MetricsAddr != "" {

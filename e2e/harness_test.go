@@ -40,10 +40,10 @@ type testBundle struct {
 	logger   *slog.Logger
 }
 
-func setup(t *testing.T) *testBundle {
+func setup(t *testing.T, opts ...temporaltest.Option) *testBundle {
 	t.Helper()
 	pool := pgtest.Pool(t)
-	ts := temporaltest.Start(t)
+	ts := temporaltest.Start(t, opts...)
 	c := ts.Client()
 	logger := slog.New(slog.DiscardHandler)
 	if testing.Verbose() {

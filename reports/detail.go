@@ -27,7 +27,7 @@ type ConversionDetail struct {
 
 // Conversion builds the detail of conversion id.
 func (s *Service) Conversion(ctx context.Context, id int64) (ConversionDetail, error) {
-	c, err := s.store.Conversion(ctx, id)
+	c, err := s.Pending(ctx, id)
 	if err != nil {
 		return ConversionDetail{}, err
 	}
@@ -74,17 +74,36 @@ func (s *Service) Conversion(ctx context.Context, id int64) (ConversionDetail, e
 	return d, nil
 }
 
-// PendingWork says what work on a conversion is still to be done. Today
-// that is its pricing (approved, not priced yet); the customer workflow's
-// Customer Value evaluation and a cycle's retroactive re-pricing will be
-// listed here too once conversions record them (DESIGN §14.12).
+// Pending reads a conversion with the work still pending on it (DESIGN
+// §14.12), in one statement.
+func (s *Service) Pending(ctx context.Context, id int64) (store.Conversion, error) {
+	c, err := s.store.Conversion(ctx, id)
+	if err != nil {
+		return store.Conversion{}, err
+	}
+	cs := []store.Conversion{c}
+	if err := s.store.WithPending(ctx, cs); err != nil {
+		return store.Conversion{}, err
+	}
+	return cs[0], nil
+}
+
+// PendingWork says in words what work on a conversion is still to come, of
+// a conversion read by Pending.
 func PendingWork(c store.Conversion) []string {
 	var out []string
-	if c.Status == store.StatusApproved && c.PricedAt == nil && c.ReversedAt == nil {
-		if c.SignalledAt == nil {
+	for _, p := range c.Pending {
+		switch {
+		case p == store.PendingPricing && c.Stuck:
+			out = append(out, "pricing: stuck, its signal to its customer's workflow keeps failing ("+c.SignalError+"); the sweeper retries")
+		case p == store.PendingPricing && c.SignalledAt == nil:
 			out = append(out, "pricing: accepted, its customer's workflow not told yet (the sweeper retries)")
-		} else {
+		case p == store.PendingPricing:
 			out = append(out, "pricing: its customer's workflow has it")
+		case p == store.PendingCustomerValue:
+			out = append(out, "Customer Value: its customer's rules have not seen it yet")
+		case p == store.PendingRepricing:
+			out = append(out, "retroactive re-pricing: its commission cycle reached a higher band")
 		}
 	}
 	return out

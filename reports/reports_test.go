@@ -141,7 +141,7 @@ func (b *testBundle) convert(t *testing.T, partner int64, key, user string) stor
 	c, _, err := b.store.InsertConversion(ctx, store.NewConversion{AdvertiserID: b.adv.ID, OfferID: b.offer.ID, PartnerID: partner, UserID: user,
 		DedupeKey: key, Currency: "USD", Status: store.StatusApproved, OccurredAt: time.Now().Add(-time.Minute), WorkflowID: wf})
 	require.NoError(t, err)
-	c, _, _, err = b.store.PriceConversion(ctx, c.ID, activities.Price)
+	c, _, _, err = b.store.PriceConversion(ctx, c.ID, priceWithoutRules)
 	require.NoError(t, err)
 	return c
 }
@@ -250,3 +250,11 @@ func TestExplainTieredAndRefund(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// priceWithoutRules prices a conversion as the pricing activity does when no
+// Customer Value rule is active: its amounts are final once priced.
+func priceWithoutRules(ctx context.Context, p *store.PricingTx) (store.Priced, error) {
+	pr, err := activities.Price(ctx, p)
+	pr.ValueEvaluated = true
+	return pr, err
+}

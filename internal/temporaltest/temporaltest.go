@@ -23,11 +23,21 @@ type Server struct {
 	file     string
 	port     int
 	temporal *devstack.Temporal
+	cfg      devstack.TemporalConfig
+}
+
+// Option changes the server a test starts.
+type Option func(*devstack.TemporalConfig)
+
+// ContinueAsNewAfter makes the server suggest continue-as-new once a
+// workflow's history has this many events (the server's default: 4,096).
+func ContinueAsNewAfter(events int) Option {
+	return func(c *devstack.TemporalConfig) { c.ContinueAsNewAfter = events }
 }
 
 // Start starts a server for the test, with the tierwise search attributes,
 // and stops it when the test ends.
-func Start(t testing.TB) *Server {
+func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "tierwise-temporal-")
 	if err != nil {
@@ -35,6 +45,9 @@ func Start(t testing.TB) *Server {
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	s := &Server{t: t, file: filepath.Join(dir, "temporal.db")}
+	for _, o := range opts {
+		o(&s.cfg)
+	}
 	s.Restart()
 	t.Cleanup(s.Stop)
 	c := s.Client()
@@ -71,7 +84,9 @@ func (s *Server) Restart() {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	tmp, err := devstack.StartTemporal(ctx, devstack.TemporalConfig{DatabaseFile: s.file, Port: s.port})
+	cfg := s.cfg
+	cfg.DatabaseFile, cfg.Port = s.file, s.port
+	tmp, err := devstack.StartTemporal(ctx, cfg)
 	if err != nil {
 		s.t.Fatalf("temporaltest: %v", err)
 	}
