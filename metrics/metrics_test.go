@@ -175,8 +175,9 @@ func TestBacklogOnMetrics(t *testing.T) {
 
 	fresh, old, signalled := b.conversion(t, "fresh"), b.conversion(t, "old"), b.conversion(t, "signalled")
 	require.NoError(t, b.store.MarkSignalled(ctx, signalled.ID))
-	// Accepted long ago and never signalled: stuck.
-	_, err := b.pool.Exec(ctx, `UPDATE conversions SET received_at = now() - interval '10 minutes' WHERE id = $1`, old.ID)
+	// Accepted long ago, and its signal failed as often as makes it stuck.
+	_, err := b.pool.Exec(ctx, `UPDATE conversions SET received_at = now() - interval '10 minutes', signal_attempts = $2 WHERE id = $1`,
+		old.ID, store.StuckAfterAttempts)
 	require.NoError(t, err)
 	_, err = b.pool.Exec(ctx, `INSERT INTO cycle_signals (rule_id, partner_id, offer_id, period_start, band, created_at)
 		VALUES (1, $1, $2, now(), 0, now() - interval '30 seconds')`, fresh.PartnerID, fresh.OfferID)
