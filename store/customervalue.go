@@ -300,20 +300,15 @@ type Config struct {
 	ActiveRules int
 }
 
-// Config reads the network's configuration version, its time zone (checked:
+// Config is the network's configuration version, its time zone (checked:
 // an unknown zone is an error, never UTC) and the count of active Customer
-// Value rules, in the pricing transaction and one statement.
+// Value rules, as the pricing transaction sees them.
 func (p *PricingTx) Config(ctx context.Context) (Config, error) {
-	var c Config
-	if err := p.tx.QueryRow(ctx, `SELECT config_version, time_zone,
-			(SELECT count(*) FROM customer_value_rules WHERE status = 'active') FROM network`).
-		Scan(&c.Version, &c.TimeZone, &c.ActiveRules); err != nil {
-		return Config{}, fmt.Errorf("read network configuration: %w", err)
+	cfg, err := p.config(ctx)
+	if err != nil {
+		return Config{}, err
 	}
-	if _, err := time.LoadLocation(c.TimeZone); err != nil {
-		return Config{}, fmt.Errorf("network time zone %q: %w", c.TimeZone, err)
-	}
-	return c, nil
+	return Config{Version: cfg.version, TimeZone: cfg.timeZone, ActiveRules: cfg.activeRules}, nil
 }
 
 // CustomerValueRuleSet reads the active Customer Value rules and the

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -85,6 +84,8 @@ type PricingTx struct {
 	tx         pgx.Tx
 	Conversion Conversion
 	signals    []CycleSignal
+	cache      *configCache
+	cfg        *networkConfig // read at the first need
 }
 
 // PriceConversion prices an approved, unpriced conversion in one transaction:
@@ -102,7 +103,7 @@ func (s *Store) PriceConversion(ctx context.Context, id int64, price func(contex
 		if c.PricedAt != nil || c.Status != StatusApproved || c.ReversedAt != nil {
 			return nil // priced, not approved, or reversed before it was priced
 		}
-		ptx := &PricingTx{tx: tx, Conversion: c}
+		ptx := &PricingTx{tx: tx, Conversion: c, cache: s.config}
 		p, err := price(ctx, ptx)
 		if err != nil {
 			return err
@@ -144,69 +145,30 @@ func (s *Store) PriceConversion(ctx context.Context, id int64, price func(contex
 // ReadAsPricing runs fn in a transaction that reads what the pricing
 // transaction of c reads, without pricing it.
 func (s *Store) ReadAsPricing(ctx context.Context, c Conversion, fn func(context.Context, *PricingTx) error) error {
-	return s.tx(ctx, func(tx pgx.Tx) error { return fn(ctx, &PricingTx{tx: tx, Conversion: c}) })
+	return s.tx(ctx, func(tx pgx.Tx) error { return fn(ctx, &PricingTx{tx: tx, Conversion: c, cache: s.config}) })
 }
 
-// Data reads what layers 1–3 need.
+// Data reads what layers 1–3 need, from the configuration of the version
+// the transaction sees.
 func (p *PricingTx) Data(ctx context.Context) (PricingData, error) {
-	return pricingData(ctx, p.tx, p.Conversion)
+	cfg, err := p.config(ctx)
+	if err != nil {
+		return PricingData{}, err
+	}
+	return cfg.pricingData(p.Conversion)
 }
 
-func pricingData(ctx context.Context, tx pgx.Tx, c Conversion) (PricingData, error) {
-	var d PricingData
-	err := tx.QueryRow(ctx, `SELECT payout_type, payout_amount, payout_percent, revenue_type, revenue_amount, revenue_percent
-		FROM offer_events WHERE offer_id = $1 AND event = $2`, c.OfferID, c.Event).
-		Scan(&d.DefaultPayout.Type, &d.DefaultPayout.Amount, &d.DefaultPayout.Percent,
-			&d.DefaultRevenue.Type, &d.DefaultRevenue.Amount, &d.DefaultRevenue.Percent)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return d, NotFound(fmt.Sprintf("event %q of offer", c.Event), c.OfferID)
-	}
-	if err != nil {
-		return d, fmt.Errorf("read offer event: %w", err)
-	}
-
-	var t pricing.Tier
-	var status string
-	err = tx.QueryRow(ctx, `SELECT t.id, t.name, t.status, t.margin, o.offer_id IS NOT NULL, coalesce(o.apply_margin, false)
-		FROM partners p
-		JOIN partner_tiers t ON t.id = p.tier_id
-		LEFT JOIN tier_offers o ON o.tier_id = t.id AND o.offer_id = $2
-		WHERE p.id = $1`, c.PartnerID, c.OfferID).Scan(&t.ID, &t.Name, &status, &t.Margin, &t.OfferListed, &t.ApplyMargin)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return d, fmt.Errorf("read partner tier: %w", err)
-	}
-	if err == nil {
-		t.Active = status == "active"
-		d.Tier = &t
-	}
-
-	rows, err := tx.Query(ctx, `SELECT id, coalesce(partner_id, 0), payout_type, payout_amount, payout_percent,
-			revenue_type, revenue_amount, revenue_percent, starts_at, ends_at, created_at
-		FROM custom_payouts
-		WHERE offer_id = $1 AND event = $2 AND (partner_id IS NULL OR partner_id = $3)`, c.OfferID, c.Event, c.PartnerID)
-	if err != nil {
-		return d, fmt.Errorf("read custom payouts: %w", err)
-	}
-	d.Custom, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (pricing.CustomSetting, error) {
-		var cs pricing.CustomSetting
-		var payoutType, revenueType *string
-		var pa, pp, ra, rp decimal.Decimal
-		if err := r.Scan(&cs.ID, &cs.PartnerID, &payoutType, &pa, &pp, &revenueType, &ra, &rp,
-			&cs.StartsAt, &cs.EndsAt, &cs.CreatedAt); err != nil {
-			return cs, err
+// config is the network's configuration as the transaction sees it, read
+// once per transaction.
+func (p *PricingTx) config(ctx context.Context) (*networkConfig, error) {
+	if p.cfg == nil {
+		cfg, err := p.cache.config(ctx, p.tx)
+		if err != nil {
+			return nil, err
 		}
-		if payoutType != nil {
-			cs.Payout = &pricing.PayoutRate{Type: pricing.PayoutType(*payoutType), Amount: pa, Percent: pp}
-		}
-		if revenueType != nil {
-			cs.Revenue = &pricing.RevenueRate{Type: pricing.RevenueType(*revenueType), Amount: ra, Percent: rp}
-		}
-		return cs, nil
-	})
-	if err != nil {
-		return d, fmt.Errorf("read custom payouts: %w", err)
+		p.cfg = cfg
 	}
-	return d, nil
+	return p.cfg, nil
 }
 
 // appendLines inserts lines, skipping those whose key was written before.

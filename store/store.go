@@ -19,7 +19,8 @@ import (
 
 // Store reads and writes tierwise's data.
 type Store struct {
-	pool DB
+	pool   DB
+	config *configCache // the network's configuration, by version
 }
 
 // DB is what a store runs on: a pool, or in tests a transaction that is
@@ -34,7 +35,7 @@ type DB interface {
 
 // New returns a store on db, a *pgxpool.Pool in production.
 func New(db DB) *Store {
-	return &Store{pool: db}
+	return &Store{pool: db, config: &configCache{}}
 }
 
 // DefaultMaxConns is the pool size Connect uses when the URL does not set

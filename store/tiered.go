@@ -133,12 +133,11 @@ func (s *Store) OfferAdvertisers(ctx context.Context) (map[int64]int64, error) {
 // TieredRules reads the active rules and the network's time zone, in the
 // pricing transaction.
 func (p *PricingTx) TieredRules(ctx context.Context) ([]tiered.Rule, *time.Location, error) {
-	rules, err := tieredRules(ctx, p.tx, true)
+	cfg, err := p.config(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	loc, err := networkLocation(ctx, p.tx)
-	return rules, loc, err
+	return cfg.tiered, cfg.location, nil
 }
 
 // rowQuerier is what reads one row: the pool or a transaction.
