@@ -163,6 +163,15 @@ func (a *Activities) PriceForCustomer(ctx context.Context, req workflows.PriceRe
 	return res, nil
 }
 
+// PriceAnonymous prices a conversion without a customer (no user_id). It is
+// not an activity: the API's signallers and the sweeper call it in place of
+// starting a workflow, since such a conversion has no lifetime to keep
+// (ingest.Options.PriceAnonymous).
+func (a *Activities) PriceAnonymous(ctx context.Context, conversionID int64) error {
+	_, err := a.price(ctx, conversionID, math.MaxInt64)
+	return err
+}
+
 // LoadCustomerValueRules returns the active Customer Value rules and the
 // configuration version they belong to.
 func (a *Activities) LoadCustomerValueRules(ctx context.Context) (workflows.RuleSet, error) {

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
 
+	"github.com/tierwise/tierwise/activities"
 	"github.com/tierwise/tierwise/console"
 	"github.com/tierwise/tierwise/ingest"
 	"github.com/tierwise/tierwise/lifecycle"
@@ -82,9 +83,10 @@ func NewServer(cfg Config) *Server {
 	}
 	st := store.New(cfg.Pool)
 	s := &Server{
-		pool:       cfg.Pool,
-		store:      st,
-		ingester:   ingest.New(st, cfg.Temporal, cfg.Logger, ingest.Options{MaxAge: cfg.PostbackMaxAge}),
+		pool:  cfg.Pool,
+		store: st,
+		ingester: ingest.New(st, cfg.Temporal, cfg.Logger, ingest.Options{MaxAge: cfg.PostbackMaxAge,
+			PriceAnonymous: activities.New(st, cfg.Temporal, cfg.Logger).PriceAnonymous}),
 		reports:    reports.New(st, cfg.Temporal),
 		temporal:   cfg.Temporal,
 		adminKeys:  cfg.AdminKeys,

@@ -30,7 +30,19 @@ type customerRun struct {
 
 // customerRuns walks a customer workflow's runs back from the current one
 // through each run's "continued from" link, and returns them oldest first.
+// A run that continues as new while it is walked is walked again from the
+// new current run.
 func (b *testBundle) customerRuns(workflowID string) []customerRun {
+	b.t.Helper()
+	var runs []customerRun
+	require.Eventually(b.t, func() bool {
+		runs = b.walkRuns(workflowID)
+		return !runs[len(runs)-1].continued
+	}, 20*time.Second, 100*time.Millisecond, "the current run keeps continuing as new")
+	return runs
+}
+
+func (b *testBundle) walkRuns(workflowID string) []customerRun {
 	b.t.Helper()
 	ctx := context.Background()
 	c := b.temporal.Client()

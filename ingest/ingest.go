@@ -33,6 +33,9 @@ type Ingester struct {
 	logger   *slog.Logger
 	now      func() time.Time
 	maxAge   time.Duration
+	// priceAnonymous prices a conversion without a customer in place of
+	// its own workflow; nil: the anonymous workflow prices it.
+	priceAnonymous func(ctx context.Context, conversionID int64) error
 	// queues, once Start has run, hand accepted conversions to the
 	// background signallers, one queue each; a customer's conversions
 	// always go to the same one, so they are signalled in the order they
@@ -45,6 +48,14 @@ type Options struct {
 	// MaxAge is how old a conversion's timestamp may be; default
 	// DefaultMaxAge (400 days).
 	MaxAge time.Duration
+	// PriceAnonymous, when set, prices a conversion without a user_id
+	// directly (activities.Activities.PriceAnonymous) instead of starting
+	// a workflow for it: it has no lifetime to keep, and a workflow start
+	// is the costliest thing a conversion can do. The guarantees stay:
+	// pricing is idempotent under the conversion's row lock, the
+	// conversion is marked signalled only once it is priced, and the
+	// sweeper prices what was left.
+	PriceAnonymous func(ctx context.Context, conversionID int64) error
 }
 
 // New returns an ingester.
@@ -55,7 +66,7 @@ func New(st *store.Store, c client.Client, logger *slog.Logger, opts Options) *I
 	if opts.MaxAge <= 0 {
 		opts.MaxAge = DefaultMaxAge
 	}
-	return &Ingester{store: st, temporal: c, logger: logger, now: time.Now, maxAge: opts.MaxAge}
+	return &Ingester{store: st, temporal: c, logger: logger, now: time.Now, maxAge: opts.MaxAge, priceAnonymous: opts.PriceAnonymous}
 }
 
 // Result is the answer to a postback.
@@ -353,6 +364,12 @@ func (i *Ingester) signalNow(ctx context.Context, c store.Conversion) {
 }
 
 func (i *Ingester) signal(ctx context.Context, c store.Conversion) error {
+	if c.Anonymous() && i.priceAnonymous != nil {
+		if err := i.priceAnonymous(ctx, c.ID); err != nil {
+			return fmt.Errorf("price conversion %d: %w", c.ID, err)
+		}
+		return i.store.MarkSignalled(ctx, c.ID)
+	}
 	state := workflows.NewCustomerState(c.AdvertiserID, c.UserID)
 	opts := client.StartWorkflowOptions{
 		ID:        c.WorkflowID,

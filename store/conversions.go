@@ -94,15 +94,23 @@ type Conversion struct {
 // Anonymous reports whether the conversion has no customer (no user_id).
 func (c Conversion) Anonymous() bool { return c.UserID == "" }
 
-const conversionColumns = `id, advertiser_id, offer_id, partner_id, event, coalesce(user_id, ''),
+const conversionColumns = conversionRowColumns + `,
+	coalesce((SELECT name FROM tiered_rules WHERE id = tiered_rule_id), ''),
+	array(SELECT DISTINCT r.name FROM ledger_lines l JOIN customer_value_rules r ON r.id = l.rule_id
+		WHERE l.conversion_id = conversions.id ORDER BY r.name)`
+
+// conversionRowColumns are the conversion's own columns, conversionColumns
+// with the names of the rules that touched it; lockedColumns the same
+// without those names, for the pricing's read, which does not show them.
+const (
+	conversionRowColumns = `id, advertiser_id, offer_id, partner_id, event, coalesce(user_id, ''),
 	coalesce(transaction_id, ''), coalesce(order_id, ''), currency, sale_amount, postback_revenue,
 	status, occurred_at, received_at, adv, data, workflow_id, signalled_at, priced_at, reversed_at,
 	payout, revenue, pricing, coalesce(tiered_rule_id, 0), coalesce(tiered_band, -1), tiered, coalesce(rejection_reason, ''),
 	coalesce(coupon_code, ''), coalesce(email_sha256, ''), coalesce(source_id, ''),
-	signal_attempts, coalesce(signal_error, ''),
-	coalesce((SELECT name FROM tiered_rules WHERE id = tiered_rule_id), ''),
-	array(SELECT DISTINCT r.name FROM ledger_lines l JOIN customer_value_rules r ON r.id = l.rule_id
-		WHERE l.conversion_id = conversions.id ORDER BY r.name)`
+	signal_attempts, coalesce(signal_error, '')`
+	lockedColumns = conversionRowColumns + `, '', '{}'::text[]`
+)
 
 func scanConversion(row pgx.Row) (Conversion, error) {
 	var c Conversion

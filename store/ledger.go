@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -96,9 +98,12 @@ type PricingTx struct {
 // are the commission-cycle signals the pricing wrote to the outbox.
 func (s *Store) PriceConversion(ctx context.Context, id int64, price func(context.Context, *PricingTx) (Priced, error)) (c Conversion, priced bool, signals []CycleSignal, err error) {
 	err = s.tx(ctx, func(tx pgx.Tx) error {
-		c, err = lockConversion(ctx, tx, id)
+		c, err = scanConversion(tx.QueryRow(ctx, `SELECT `+lockedColumns+` FROM conversions WHERE id = $1 FOR UPDATE`, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return NotFound("conversion", id)
+		}
 		if err != nil {
-			return err
+			return fmt.Errorf("lock conversion %d: %w", id, err)
 		}
 		if c.PricedAt != nil || c.Status != StatusApproved || c.ReversedAt != nil {
 			return nil // priced, not approved, or reversed before it was priced
@@ -122,19 +127,39 @@ func (s *Store) PriceConversion(ctx context.Context, id int64, price func(contex
 				return fmt.Errorf("encode tiered explanation: %w", err)
 			}
 		}
-		if err := appendLines(ctx, tx, c, p.Lines); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE conversions SET priced_at = now(), pricing = $2,
+		// The lines, the pricing record and the totals in one statement:
+		// the totals are the lines before (the table as the statement
+		// began) and the lines it inserts (the CTE's).
+		kinds, reasons, layers, notes, keys, amounts := lineColumns(p.Lines)
+		var written []string
+		c, err = scanConversion(extraColumns{tx.QueryRow(ctx, `WITH l AS (
+				INSERT INTO ledger_lines (conversion_id, partner_id, kind, amount, reason, layer, note, key)
+				SELECT $1, $8, l.kind, l.amount, l.reason, l.layer, l.note, l.key
+				FROM unnest($9::text[], $10::numeric[], $11::text[], $12::text[], $13::text[], $14::text[])
+					AS l(kind, amount, reason, layer, note, key)
+				ON CONFLICT (conversion_id, kind, key) DO NOTHING
+				RETURNING kind, amount, reason)
+			UPDATE conversions SET priced_at = now(), pricing = $2,
 				tiered_rule_id = $3, tiered_period_start = $4, tiered_band = $5, tiered = $6,
-				value_evaluated_at = CASE WHEN $7 THEN now() END
-			WHERE id = $1`, id, blob, ruleID, periodStart, band, tieredBlob, p.ValueEvaluated); err != nil {
-			return fmt.Errorf("mark conversion %d priced: %w", id, err)
+				value_evaluated_at = CASE WHEN $7 THEN now() END,
+				payout = (SELECT coalesce(sum(amount), 0) FROM ledger_lines WHERE conversion_id = $1 AND kind = 'payout')
+					+ (SELECT coalesce(sum(amount), 0) FROM l WHERE kind = 'payout'),
+				revenue = (SELECT coalesce(sum(amount), 0) FROM ledger_lines WHERE conversion_id = $1 AND kind = 'revenue')
+					+ (SELECT coalesce(sum(amount), 0) FROM l WHERE kind = 'revenue')
+			WHERE id = $1
+			RETURNING `+conversionColumns+`, (SELECT coalesce(array_agg(kind || ':' || reason), '{}') FROM l)`,
+			id, blob, ruleID, periodStart, band, tieredBlob, p.ValueEvaluated, c.PartnerID,
+			kinds, amounts, reasons, layers, notes, keys), []any{&written}})
+		if err != nil {
+			return fmt.Errorf("write the pricing of conversion %d: %w", id, err)
+		}
+		for _, w := range written {
+			kind, reason, _ := strings.Cut(w, ":")
+			observed(tx).linesWritten(kind, reason, 1)
 		}
 		observed(tx).conversionPriced(c.ReceivedAt)
-		c, err = updateTotals(ctx, tx, id)
-		priced, signals = err == nil, ptx.signals
-		return err
+		priced, signals = true, ptx.signals
+		return nil
 	})
 	if err != nil {
 		return Conversion{}, false, nil, fmt.Errorf("price conversion %d: %w", id, err)
@@ -169,6 +194,15 @@ func (p *PricingTx) config(ctx context.Context) (*networkConfig, error) {
 		p.cfg = cfg
 	}
 	return p.cfg, nil
+}
+
+// lineColumns splits lines into the arrays an INSERT … FROM unnest takes.
+func lineColumns(lines []NewLine) (kinds, reasons, layers, notes, keys []string, amounts []decimal.Decimal) {
+	for _, l := range lines {
+		kinds, reasons, layers = append(kinds, l.Kind), append(reasons, l.Reason), append(layers, l.Layer)
+		notes, keys, amounts = append(notes, l.Note), append(keys, l.Key), append(amounts, l.Amount)
+	}
+	return kinds, reasons, layers, notes, keys, amounts
 }
 
 // appendLines inserts lines, skipping those whose key was written before.

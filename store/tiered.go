@@ -192,49 +192,76 @@ func (p *PricingTx) Count(ctx context.Context, r tiered.Rule, start, end time.Ti
 	if e := finite(end); !e.IsZero() {
 		endArg = &e
 	}
-	tag, err := p.tx.Exec(ctx, `INSERT INTO commission_cycles (rule_id, partner_id, offer_id, period_start, period_end)
-		VALUES ($1, $2, $3, $4, coalesce($5, 'infinity'::timestamptz)) ON CONFLICT DO NOTHING`,
-		key.RuleID, key.PartnerID, key.OfferID, key.PeriodStart, endArg)
-	if err != nil {
-		return CycleCount{}, fmt.Errorf("open commission cycle: %w", err)
+	// Open the cycle or add to it, locked by the upsert, and read what it
+	// holds now and the band it held before.
+	conversions, events := int64(0), int64(0)
+	if c.Base {
+		conversions = c.Count
+	} else {
+		events = c.Count
 	}
-	opened := tag.RowsAffected() == 1
-
 	var m tiered.Metrics
 	var band int
 	var closed *time.Time
-	if err := p.tx.QueryRow(ctx, `SELECT conversions, event_count, sale_amount, revenue, payout, band, closed_at
-		FROM commission_cycles WHERE rule_id = $1 AND partner_id = $2 AND offer_id = $3 AND period_start = $4 FOR UPDATE`,
-		key.RuleID, key.PartnerID, key.OfferID, key.PeriodStart).
-		Scan(&m.Conversions, &m.EventCount, &m.SaleAmount, &m.Revenue, &m.Payout, &band, &closed); err != nil {
-		return CycleCount{}, fmt.Errorf("lock commission cycle: %w", err)
-	}
-	m = m.Add(c)
-	newBand := tiered.HighWater(band, r.BandAt(m))
-	if _, err := p.tx.Exec(ctx, `UPDATE commission_cycles SET conversions = $5, event_count = $6, sale_amount = $7,
-			revenue = $8, payout = $9, band = $10,
-			band_reached_at = CASE WHEN $10 > band THEN now() ELSE band_reached_at END
-		WHERE rule_id = $1 AND partner_id = $2 AND offer_id = $3 AND period_start = $4`,
-		key.RuleID, key.PartnerID, key.OfferID, key.PeriodStart,
-		m.Conversions, m.EventCount, m.SaleAmount, m.Revenue, m.Payout, newBand); err != nil {
+	var opened bool
+	if err := p.tx.QueryRow(ctx, `INSERT INTO commission_cycles AS cc (rule_id, partner_id, offer_id, period_start, period_end,
+			conversions, event_count, sale_amount, revenue, payout)
+		VALUES ($1, $2, $3, $4, coalesce($5, 'infinity'::timestamptz), $6, $7, $8, $9, $10)
+		ON CONFLICT (rule_id, partner_id, offer_id, period_start) DO UPDATE SET
+			conversions = cc.conversions + excluded.conversions, event_count = cc.event_count + excluded.event_count,
+			sale_amount = cc.sale_amount + excluded.sale_amount, revenue = cc.revenue + excluded.revenue,
+			payout = cc.payout + excluded.payout
+		RETURNING conversions, event_count, sale_amount, revenue, payout, band, closed_at, xmax = 0`,
+		key.RuleID, key.PartnerID, key.OfferID, key.PeriodStart, endArg,
+		conversions, events, c.SaleAmount, c.Revenue, c.Payout).
+		Scan(&m.Conversions, &m.EventCount, &m.SaleAmount, &m.Revenue, &m.Payout, &band, &closed, &opened); err != nil {
 		return CycleCount{}, fmt.Errorf("count in commission cycle: %w", err)
 	}
-	if _, err := p.tx.Exec(ctx, `INSERT INTO tiered_counts (conversion_id, rule_id, period_start, base, sale_amount, revenue, payout)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, p.Conversion.ID, r.ID, start, c.Base, c.SaleAmount, c.Revenue, c.Payout); err != nil {
-		return CycleCount{}, fmt.Errorf("record tiered count: %w", err)
+	newBand := tiered.HighWater(band, r.BandAt(m))
+
+	// The rest in one round trip: the band raised, what the rule counted of
+	// the conversion, and the outbox signal of a new period or band.
+	batch := &pgx.Batch{}
+	if newBand > band {
+		batch.Queue(`UPDATE commission_cycles SET band = $5, band_reached_at = now()
+			WHERE rule_id = $1 AND partner_id = $2 AND offer_id = $3 AND period_start = $4`,
+			key.RuleID, key.PartnerID, key.OfferID, key.PeriodStart, newBand)
+	}
+	batch.Queue(`INSERT INTO tiered_counts (conversion_id, rule_id, period_start, base, sale_amount, revenue, payout)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, p.Conversion.ID, r.ID, start, c.Base, c.SaleAmount, c.Revenue, c.Payout)
+	signal := opened || newBand > band
+	if signal {
+		batch.Queue(`INSERT INTO cycle_signals (rule_id, partner_id, offer_id, period_start, band)
+			VALUES ($1, $2, $3, $4, $5) RETURNING id`, key.RuleID, key.PartnerID, key.OfferID, key.PeriodStart, newBand)
+	}
+	br := p.tx.SendBatch(ctx, batch)
+	defer br.Close()
+	for range batch.Len() - btoi(signal) {
+		if _, err := br.Exec(); err != nil {
+			return CycleCount{}, fmt.Errorf("count in commission cycle: %w", err)
+		}
 	}
 	if newBand > band {
 		observed(p.tx).bandRaises++
 	}
-	if opened || newBand > band {
+	if signal {
 		sig := CycleSignal{Key: key, PeriodEnd: finite(end), Band: newBand, Closed: closed != nil}
-		if err := p.tx.QueryRow(ctx, `INSERT INTO cycle_signals (rule_id, partner_id, offer_id, period_start, band)
-			VALUES ($1, $2, $3, $4, $5) RETURNING id`, key.RuleID, key.PartnerID, key.OfferID, key.PeriodStart, newBand).Scan(&sig.ID); err != nil {
+		if err := br.QueryRow().Scan(&sig.ID); err != nil {
 			return CycleCount{}, fmt.Errorf("write cycle signal: %w", err)
 		}
 		p.signals = append(p.signals, sig)
 	}
+	if err := br.Close(); err != nil {
+		return CycleCount{}, fmt.Errorf("count in commission cycle: %w", err)
+	}
 	return CycleCount{Metrics: m, Band: newBand}, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // MarkCycleSignalSent records that an outbox signal was delivered.

@@ -79,9 +79,10 @@ func New(c client.Client, cfg Config) *Worker {
 	return &Worker{
 		temporal:   w,
 		activities: acts,
-		sweeper:    &ingest.Sweeper{Ingester: ingest.New(st, c, cfg.Logger, ingest.Options{}), Workers: cfg.SweepWorkers},
-		interval:   cfg.SweepInterval,
-		logger:     cfg.Logger,
+		sweeper: &ingest.Sweeper{Ingester: ingest.New(st, c, cfg.Logger, ingest.Options{PriceAnonymous: acts.PriceAnonymous}),
+			Workers: cfg.SweepWorkers},
+		interval: cfg.SweepInterval,
+		logger:   cfg.Logger,
 	}
 }
 
