@@ -20,13 +20,14 @@ set), the migrations, the worker and the HTTP API. Everything is kept under
 the data directory, so the next start resumes where this one stopped.
 Ctrl-C stops everything it started.
 
-The embedded Temporal server keeps its state in PostgreSQL (databases
-temporal and temporal_visibility on the same server as tierwise's) or in
-SQLite files in the data directory: --temporal-persistence. Without the
-flag a data directory keeps what it was last started with (SQLite for one
-from before the flag that has a temporal.db), and a new one gets the
-default. Switching starts the other persistence empty (or where it was
-left); the workflows of the first stay where they are.
+The embedded Temporal server keeps its state in SQLite files in the data
+directory or in PostgreSQL (databases temporal and temporal_visibility on
+the same server as tierwise's): --temporal-persistence sqlite|postgres.
+Without the flag a data directory keeps what it was last started with
+(SQLite for one from before the flag that has a temporal.db), and a new one
+gets the default, the faster on the bench (BENCHMARKS.md). Switching starts
+the other persistence empty (or where it was left); the workflows of the
+first stay where they are.
 
 Environment:
   TIERWISE_ADMIN_KEY  admin API key; default: one generated at the first
