@@ -38,7 +38,12 @@ type Config struct {
 	Duration time.Duration // how long the load runs; default 60s
 	// Rate is the target postbacks per second over all clients; 0 sends as
 	// fast as the API accepts.
-	Rate      float64
+	Rate float64
+	// RateOfRaw, when positive, sets the load to RateOfRaw × the raw
+	// sustained rate the run has just measured (RawResult.Sustained), so a
+	// run means the same on any machine; Rate must then be 0 and the raw
+	// rate measured (RawDuration positive).
+	RateOfRaw float64
 	Clients   int     // concurrent HTTP clients; default 64
 	Customers int     // distinct customers (user_id); default 100,000
 	ZipfS     float64 // Zipf exponent of the customers (> 1); default 1.1
@@ -70,6 +75,9 @@ type Config struct {
 	// DataDir is the embedded stack's data directory; empty: a temporary
 	// one, removed afterwards.
 	DataDir string
+	// TemporalPersistence is the embedded stack's Temporal persistence
+	// (devstack.Config.TemporalPersistence); empty: the dev stack's choice.
+	TemporalPersistence devstack.Persistence
 
 	Out        io.Writer    // progress and results; default stdout
 	Terminal   bool         // redraw one progress line instead of one line a second
@@ -131,6 +139,22 @@ func (c *Config) defaults() error {
 	case c.DuplicateShare > 0.5:
 		problems = append(problems, "duplicate share must be at most 0.5")
 	}
+	switch {
+	case c.RateOfRaw < 0 || c.RateOfRaw > maxRateOfRaw:
+		problems = append(problems, fmt.Sprintf("rate-of-raw must be between 0 and %g", float64(maxRateOfRaw)))
+	case c.RateOfRaw > 0 && c.Rate > 0:
+		problems = append(problems, "rate and rate-of-raw exclude each other")
+	case c.RateOfRaw > 0 && c.RawDuration < 0:
+		problems = append(problems, "rate-of-raw needs the raw rate: raw-duration must be positive")
+	}
+	if c.TemporalPersistence != "" {
+		if err := c.TemporalPersistence.Validate(); err != nil {
+			problems = append(problems, "temporal-persistence: "+err.Error())
+		}
+		if c.APIURL != "" {
+			problems = append(problems, "temporal-persistence is the embedded stack's; a running stack (--api) has its own")
+		}
+	}
 	if c.APIURL != "" {
 		if c.AdminKey == "" {
 			problems = append(problems, "a running stack (--api) needs --admin-key")
@@ -148,11 +172,30 @@ func (c *Config) defaults() error {
 	return nil
 }
 
+// maxRateOfRaw bounds RateOfRaw: far above what any stack keeps up with,
+// well below a load that only measures the HTTP client.
+const maxRateOfRaw = 20
+
+// rateOfRaw is the load of a run with Config.RateOfRaw f: f × the raw
+// sustained rate just measured.
+func rateOfRaw(f float64, raw RawResult) (float64, error) {
+	if raw.Sustained <= 0 {
+		return 0, fmt.Errorf("rate-of-raw %g: the raw sustained rate measured %.1f/s (%d calls, %d errors); nothing to scale", f, raw.Sustained, raw.Calls, raw.Errors)
+	}
+	return f * raw.Sustained, nil
+}
+
 // Result is what a run measured and found.
 type Result struct {
 	Duration time.Duration
-	Rate     float64
-	Clients  int
+	Rate     float64 // the load, set by RateOfRaw when it is positive
+	// RateOfRaw is Config.RateOfRaw: the load as a multiple of the raw
+	// sustained rate, 0 when the rate was given.
+	RateOfRaw float64
+	Clients   int
+	// TemporalPersistence is the embedded stack's Temporal persistence,
+	// empty against a running stack.
+	TemporalPersistence devstack.Persistence
 
 	Sent, Accepted, NewConversions int64
 	Errors                         int
@@ -195,6 +238,13 @@ type Result struct {
 	CPUPerRawCall                        time.Duration
 	CPUBusy                              float64
 
+	// PGStatementsPerConversion is the statements the stack ran in its
+	// database from the start of the load until the drain was done, per
+	// conversion of the run priced (statements.go); valid only when
+	// PGStatementsKnown (pg_stat_statements is there and evicted nothing).
+	PGStatementsPerConversion float64
+	PGStatementsKnown         bool
+
 	PeakRSSMB   float64
 	LogWarnings int64
 	Check       CheckResult
@@ -211,6 +261,8 @@ func (r Result) Line() string {
 	kv := []string{
 		"duration_s=" + f1(r.Duration.Seconds()),
 		"rate=" + f1(r.Rate),
+		"rate_of_raw=" + fmt.Sprintf("%.2f", r.RateOfRaw),
+		"temporal_persistence=" + persistenceName(r.TemporalPersistence),
 		"clients=" + fmt.Sprint(r.Clients),
 		"sent=" + fmt.Sprint(r.Sent),
 		"accepted=" + fmt.Sprint(r.Accepted),
@@ -243,6 +295,7 @@ func (r Result) Line() string {
 		"pg_cpu_ms_per_conversion=" + fmt.Sprintf("%.2f", float64(r.PGCPUPerConversion)/float64(time.Millisecond)),
 		"cpu_ms_per_raw_call=" + fmt.Sprintf("%.2f", float64(r.CPUPerRawCall)/float64(time.Millisecond)),
 		"cpu_busy=" + fmt.Sprintf("%.2f", r.CPUBusy),
+		"pg_statements_per_conversion=" + r.statementsText(),
 		"peak_rss_mb=" + f1(r.PeakRSSMB),
 	}
 	return strings.Join(kv, " ")
@@ -250,11 +303,29 @@ func (r Result) Line() string {
 
 func f1(v float64) string { return fmt.Sprintf("%.1f", v) }
 
+// statementsText is PGStatementsPerConversion, or "na" when unknown.
+func (r Result) statementsText() string {
+	if !r.PGStatementsKnown {
+		return "na"
+	}
+	return f1(r.PGStatementsPerConversion)
+}
+
+// persistenceName names a run's Temporal persistence; "running-stack" when
+// the bench targets one (--api) and cannot see it.
+func persistenceName(p devstack.Persistence) string {
+	if p == "" {
+		return "running-stack"
+	}
+	return string(p)
+}
+
 // target is the stack a run sends its load to.
 type target struct {
 	apiURL, adminKey, databaseURL string
 	temporal                      client.Client
-	pgPID                         int // the embedded PostgreSQL's postmaster, 0 otherwise
+	pgPID                         int                  // the embedded PostgreSQL's postmaster, 0 otherwise
+	persistence                   devstack.Persistence // the embedded Temporal server's, empty otherwise
 	stop                          func()
 }
 
@@ -277,13 +348,42 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	defer tgt.stop()
 
-	pool, err := pgxpool.New(ctx, tgt.databaseURL)
+	poolCfg, err := pgxpool.ParseConfig(tgt.databaseURL)
+	if err != nil {
+		return Result{}, fmt.Errorf("database URL: %w", err)
+	}
+	own := &ownStatements{}
+	poolCfg.ConnConfig.Tracer = own
+	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
 		return Result{}, fmt.Errorf("connect to PostgreSQL: %w", err)
 	}
 	defer pool.Close()
 
 	runID := newRunID()
+	res := Result{Duration: cfg.Duration, RateOfRaw: cfg.RateOfRaw, Clients: cfg.Clients, TemporalPersistence: tgt.persistence}
+	// The raw rate comes first: with RateOfRaw it sets the load, and the
+	// network's bands follow the load.
+	if cfg.RawDuration > 0 {
+		fmt.Fprintf(out, "raw signal-with-start rate: %d clients for %s...\n", cfg.Clients, cfg.RawDuration)
+		before := sampleCPU(tgt.pgPID)
+		if res.Raw, err = rawSignalRate(ctx, tgt.temporal, runID, cfg.Clients, cfg.RawDuration); err != nil {
+			return Result{}, err
+		}
+		if used := sampleCPU(tgt.pgPID).sub(before); res.Raw.Calls > 0 {
+			res.CPUPerRawCall = (used.self + used.postgres) / time.Duration(res.Raw.Calls)
+		}
+		fmt.Fprintf(out, "raw signal-with-start rate: %.1f calls/s (%d calls, %d errors); the no-op workflows had run %.1fs later: %.1f/s sustained (visibility done after %.1fs)\n",
+			res.Raw.PerSecond, res.Raw.Calls, res.Raw.Errors, res.Raw.Ran.Seconds(), res.Raw.Sustained, res.Raw.Drained.Seconds())
+	}
+	if cfg.RateOfRaw > 0 {
+		if cfg.Rate, err = rateOfRaw(cfg.RateOfRaw, res.Raw); err != nil {
+			return Result{}, err
+		}
+		fmt.Fprintf(out, "rate of raw %.2f: the load is %.2f × %.1f/s = %.1f/s\n", cfg.RateOfRaw, cfg.RateOfRaw, res.Raw.Sustained, cfg.Rate)
+	}
+	res.Rate = cfg.Rate
+
 	// The hot partner × offer's bands are set from its expected volume;
 	// as fast as accepted is taken as 300/s.
 	rate := cfg.Rate
@@ -296,25 +396,15 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("create the bench network: %w", err)
 	}
-	d := &db{pool: pool, offers: net.OfferIDs()}
+	d := &db{pool: pool, offers: net.OfferIDs(), own: own}
 	if d.firstID, err = d.maxConversionID(ctx); err != nil {
 		return Result{}, err
 	}
 	fmt.Fprintf(out, "network %s: %d offers, %d partners, %d tiered commissions, %d Customer Value rules (%.1fs)\n",
 		runID, len(net.Offers), len(net.Partners), len(net.TieredRules), len(net.ValueRules), time.Since(setupStart).Seconds())
-
-	res := Result{Duration: cfg.Duration, Rate: cfg.Rate, Clients: cfg.Clients}
-	if cfg.RawDuration > 0 {
-		fmt.Fprintf(out, "raw signal-with-start rate: %d clients for %s...\n", cfg.Clients, cfg.RawDuration)
-		before := sampleCPU(tgt.pgPID)
-		if res.Raw, err = rawSignalRate(ctx, tgt.temporal, runID, cfg.Clients, cfg.RawDuration); err != nil {
-			return Result{}, err
-		}
-		if used := sampleCPU(tgt.pgPID).sub(before); res.Raw.Calls > 0 {
-			res.CPUPerRawCall = (used.self + used.postgres) / time.Duration(res.Raw.Calls)
-		}
-		fmt.Fprintf(out, "raw signal-with-start rate: %.1f calls/s (%d calls, %d errors); the no-op workflows had run %.1fs later: %.1f/s sustained (visibility done after %.1fs)\n",
-			res.Raw.PerSecond, res.Raw.Calls, res.Raw.Errors, res.Raw.Ran.Seconds(), res.Raw.Sustained, res.Raw.Drained.Seconds())
+	statementsOff := d.enableStatements(ctx)
+	if statementsOff != "" {
+		fmt.Fprintf(out, "statements per conversion: not counted (%s)\n", statementsOff)
 	}
 
 	// The load.
@@ -328,6 +418,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.CPUProfile != nil {
 		if err := pprof.StartCPUProfile(cfg.CPUProfile); err != nil {
 			return Result{}, fmt.Errorf("start the CPU profile: %w", err)
+		}
+	}
+	var stmtsBefore statementCount
+	if statementsOff == "" {
+		if stmtsBefore, err = d.statements(ctx); err != nil {
+			return Result{}, err
 		}
 	}
 	cpuBefore := sampleCPU(tgt.pgPID)
@@ -371,9 +467,19 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return Result{}, err
 	}
 	res.Drain = time.Since(drainStart)
+	var stmtsAfter statementCount
+	if statementsOff == "" {
+		if stmtsAfter, err = d.statements(ctx); err != nil {
+			return Result{}, err
+		}
+	}
 
-	if err := measure(ctx, d, tgt.temporal, net, start, loadEnd, &res); err != nil {
+	priced, err := measure(ctx, d, tgt.temporal, net, start, loadEnd, &res)
+	if err != nil {
 		return Result{}, err
+	}
+	if statementsOff == "" {
+		res.PGStatementsPerConversion, res.PGStatementsKnown = perConversion(stmtsBefore, stmtsAfter, priced)
 	}
 	if res.Raw.PerSecond > 0 {
 		res.Ratio = res.PricedPerS / res.Raw.PerSecond
@@ -426,15 +532,16 @@ func connect(ctx context.Context, cfg Config) (*target, error) {
 	fmt.Fprintf(cfg.Out, "starting the embedded dev stack in %s\n", dataDir)
 	stack, err := devstack.Start(ctx, devstack.Config{
 		DataDir: dataDir, APIAddr: "127.0.0.1:0", Namespace: cfg.Namespace, Logger: cfg.Logger,
+		TemporalPersistence: cfg.TemporalPersistence,
 	})
 	if err != nil {
 		cleanup()
 		return nil, err
 	}
-	fmt.Fprintf(cfg.Out, "dev stack ready in %.1fs: API %s, Temporal %s\n", time.Since(started).Seconds(), stack.APIURL(), stack.TemporalAddress())
+	fmt.Fprintf(cfg.Out, "dev stack ready in %.1fs: API %s, Temporal %s on %s\n", time.Since(started).Seconds(), stack.APIURL(), stack.TemporalAddress(), stack.TemporalPersistence())
 	return &target{
 		apiURL: stack.APIURL(), adminKey: stack.AdminKey(), databaseURL: stack.DatabaseURL, temporal: stack.Client(),
-		pgPID: stack.Postgres().PID(), stop: func() { stack.Stop(); cleanup() },
+		pgPID: stack.Postgres().PID(), persistence: stack.TemporalPersistence(), stop: func() { stack.Stop(); cleanup() },
 	}, nil
 }
 
@@ -497,17 +604,22 @@ func cycleWorkflowID(c cycle) string {
 }
 
 // measure reads from PostgreSQL the end-to-end latencies, the pricing rate
-// in the load window, the retroactive lags and the hot cycle's signals.
-func measure(ctx context.Context, d *db, tc client.Client, n *Network, start, end time.Time, res *Result) error {
+// in the load window, the retroactive lags and the hot cycle's signals. It
+// returns how many of the run's conversions are priced.
+func measure(ctx context.Context, d *db, tc client.Client, n *Network, start, end time.Time, res *Result) (int64, error) {
 	timings, err := d.timings(ctx, n.HotPartner, n.HotOffer)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	var e2e []time.Duration
 	var priced, hotPriced, drained int
+	var pricedAll int64
 	for _, t := range timings {
 		if t.LastLine != nil {
 			e2e = append(e2e, t.LastLine.Sub(t.Received))
+		}
+		if t.Priced != nil {
+			pricedAll++
 		}
 		if t.Priced != nil && t.Priced.After(end) {
 			drained++
@@ -529,7 +641,7 @@ func measure(ctx context.Context, d *db, tc client.Client, n *Network, start, en
 
 	lags, err := d.retroLags(ctx, n.TieredRules)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	for _, l := range lags {
 		res.RetroLagMax = max(res.RetroLagMax, l.LastLine.Sub(l.Reached))
@@ -540,21 +652,21 @@ func measure(ctx context.Context, d *db, tc client.Client, n *Network, start, en
 	// The hot cycle's workflow: how many signals it took.
 	cycles, err := d.cycles(ctx, []int64{n.HotRule})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	for _, c := range cycles {
 		iter := tc.GetWorkflowHistory(ctx, cycleWorkflowID(c), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		for iter.HasNext() {
 			ev, err := iter.Next()
 			if err != nil {
-				return fmt.Errorf("read the hot cycle's history: %w", err)
+				return 0, fmt.Errorf("read the hot cycle's history: %w", err)
 			}
 			if ev.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED {
 				res.HotCycleSignals++
 			}
 		}
 	}
-	return nil
+	return pricedAll, nil
 }
 
 // report prints the results for people; the last line is Result.Line.
@@ -583,6 +695,9 @@ func report(out io.Writer, r Result) {
 	fmt.Fprintf(out, "CPU:          %.2f ms per conversion in this process + %.2f ms in PostgreSQL; %.2f ms per raw signal-with-start; %.0f%% of %d cores busy during the load\n",
 		float64(r.CPUPerConversion)/float64(time.Millisecond), float64(r.PGCPUPerConversion)/float64(time.Millisecond),
 		float64(r.CPUPerRawCall)/float64(time.Millisecond), r.CPUBusy*100, runtime.NumCPU())
+	if r.PGStatementsKnown {
+		fmt.Fprintf(out, "statements:   %.1f per priced conversion in the stack's database (pg_stat_statements, from the load's start until drained)\n", r.PGStatementsPerConversion)
+	}
 	fmt.Fprintf(out, "peak RSS:     %.1f MB\n", r.PeakRSSMB)
 	fmt.Fprintln(out, r.Line())
 }

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -55,7 +56,8 @@ func requireClean(t *testing.T, res Result, out string) {
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	last := lines[len(lines)-1]
 	for _, key := range []string{"accepted_per_s", "accept_p99_ms", "e2e_p50_ms", "e2e_p99_ms", "priced_per_s",
-		"raw_signal_per_s", "ratio", "backlog", "lost", "duplicated", "mismatched", "peak_rss_mb"} {
+		"raw_signal_per_s", "ratio", "backlog", "lost", "duplicated", "mismatched", "peak_rss_mb",
+		"rate_of_raw", "temporal_persistence", "pg_statements_per_conversion"} {
 		require.Contains(t, " "+last, " "+key+"=", "the last line is the machine-readable summary")
 	}
 }
@@ -72,6 +74,14 @@ func TestBenchSmoke(t *testing.T) {
 	require.Positive(t, res.HotPricedPerS, out.String())
 	require.Positive(t, res.BandsReached, "the hot partner × offer reaches a band: %s", out.String())
 	require.LessOrEqual(t, res.HotCycleSignals, int64(res.net.HotBands+1), "the hot cycle takes a signal per band, not per conversion")
+	// The dev stack's PostgreSQL loads pg_stat_statements: a priced
+	// conversion takes at least its accept's insert and its pricing
+	// transaction.
+	require.True(t, res.PGStatementsKnown, out.String())
+	require.Greater(t, res.PGStatementsPerConversion, 3.0, out.String())
+	require.Less(t, res.PGStatementsPerConversion, 500.0, out.String())
+	require.Contains(t, out.String(), fmt.Sprintf(" pg_statements_per_conversion=%.1f ", res.PGStatementsPerConversion))
+	require.Contains(t, out.String(), " temporal_persistence="+string(devstack.DefaultTemporalPersistence)+" ")
 }
 
 // TestBenchAgainstARunningStack runs the bench against a running stack
@@ -128,6 +138,60 @@ func TestBenchAgainstARunningStack(t *testing.T) {
 	c, err = check(ctx, d, store.New(pool), res.net, lost)
 	require.NoError(t, err)
 	require.Equal(t, 1, c.Lost)
+}
+
+// TestRateOfRaw: --rate-of-raw F sets the load to F × the raw sustained
+// rate, and refuses what it cannot scale; no load runs.
+func TestRateOfRaw(t *testing.T) {
+	t.Parallel()
+	t.Run("ScalesTheSustainedRate", func(t *testing.T) {
+		t.Parallel()
+		for _, c := range []struct{ f, sustained, want float64 }{
+			{0.8, 150, 120},
+			{0.9, 146.8, 132.12},
+			{1, 62.5, 62.5},
+			{2.5, 40, 100},
+		} {
+			// The call rate is not what it scales.
+			got, err := rateOfRaw(c.f, RawResult{Calls: 1000, PerSecond: 354, Sustained: c.sustained})
+			require.NoError(t, err)
+			require.InDelta(t, c.want, got, 1e-9, "%g × %g", c.f, c.sustained)
+		}
+	})
+	t.Run("NothingToScale", func(t *testing.T) {
+		t.Parallel()
+		_, err := rateOfRaw(0.8, RawResult{Calls: 0, Errors: 12})
+		require.ErrorContains(t, err, "raw sustained rate measured 0.0/s")
+	})
+	t.Run("Config", func(t *testing.T) {
+		t.Parallel()
+		valid := func(c Config) error { return c.defaults() }
+		require.NoError(t, valid(Config{RateOfRaw: 0.8}))
+		require.ErrorContains(t, valid(Config{RateOfRaw: 0.8, Rate: 100}), "rate and rate-of-raw exclude each other")
+		require.ErrorContains(t, valid(Config{RateOfRaw: 0.8, RawDuration: -1}), "rate-of-raw needs the raw rate")
+		require.ErrorContains(t, valid(Config{RateOfRaw: -0.5}), "rate-of-raw must be between 0 and 20")
+		require.ErrorContains(t, valid(Config{RateOfRaw: 21}), "rate-of-raw must be between 0 and 20")
+	})
+	t.Run("Line", func(t *testing.T) {
+		t.Parallel()
+		line := Result{Rate: 120, RateOfRaw: 0.8, TemporalPersistence: devstack.PersistencePostgres}.Line()
+		require.Contains(t, line, "rate=120.0 rate_of_raw=0.80 temporal_persistence=postgres ")
+		require.Contains(t, line, " pg_statements_per_conversion=na ", "unknown without pg_stat_statements")
+		require.Contains(t, Result{}.Line(), " temporal_persistence=running-stack ")
+	})
+}
+
+func TestStatementsPerConversion(t *testing.T) {
+	t.Parallel()
+	before := statementCount{calls: 1000, dealloc: 3, own: 10}
+	after := statementCount{calls: 1000 + 4500 + 40, dealloc: 3, own: 50}
+	got, ok := perConversion(before, after, 300)
+	require.True(t, ok)
+	require.InDelta(t, 15.0, got, 1e-9, "the bench's own 40 statements are not the stack's")
+	_, ok = perConversion(before, statementCount{calls: 9000, dealloc: 4, own: 50}, 300)
+	require.False(t, ok, "an evicted entry took its calls with it")
+	_, ok = perConversion(before, after, 0)
+	require.False(t, ok, "nothing priced")
 }
 
 func TestRetroSmoke(t *testing.T) {

@@ -15,8 +15,9 @@ import (
 // checks. A run's rows are the conversions after firstID on its offers.
 type db struct {
 	pool    *pgxpool.Pool
-	firstID int64   // the highest conversion id before the run
-	offers  []int64 // the run's offers
+	firstID int64          // the highest conversion id before the run
+	offers  []int64        // the run's offers
+	own     *ownStatements // the pool's tracer, when it has one
 }
 
 func (d *db) maxConversionID(ctx context.Context) (int64, error) {

@@ -1,8 +1,9 @@
 // Package devstack runs all of tierwise in one process for development: an
-// embedded Temporal server on SQLite, the Temporal Web UI, a throwaway
-// PostgreSQL cluster (unless a database URL is given), the migrations, the
-// worker, and the HTTP API with the console. Everything persists under one data directory, so a
-// second start finds the workflows and the data of the first.
+// embedded Temporal server (on PostgreSQL or SQLite), the Temporal Web UI, a
+// throwaway PostgreSQL cluster (unless a database URL is given), the
+// migrations, the worker, and the HTTP API with the console. Everything
+// persists under one data directory, so a second start finds the workflows
+// and the data of the first.
 package devstack
 
 import (
@@ -47,7 +48,30 @@ type Config struct {
 	// TemporalMetricsAddr, when set, serves the embedded Temporal server's
 	// own metrics there (port 0 picks a free one); empty: none.
 	TemporalMetricsAddr string
+	// TemporalPersistence is where the embedded Temporal server keeps its
+	// state. Empty: what the data directory was last started with; for a
+	// data directory from before the choice existed that has a temporal.db,
+	// SQLite; for a new one, DefaultTemporalPersistence. With PostgreSQL the
+	// server has databases of its own (temporal, temporal_visibility) on
+	// the stack's PostgreSQL server.
+	TemporalPersistence Persistence
 }
+
+// DefaultTemporalPersistence is the embedded Temporal server's persistence
+// in a new data directory: the faster of the two on the bench
+// (BENCHMARKS.md, "Temporal on PostgreSQL or SQLite").
+const DefaultTemporalPersistence = PersistenceSQLite
+
+// The databases of the embedded Temporal server on PostgreSQL, on the
+// stack's PostgreSQL server.
+const (
+	temporalDatabase           = "temporal"
+	temporalVisibilityDatabase = "temporal_visibility"
+)
+
+// temporalPersistenceFile records, in the data directory, the persistence
+// the stack's Temporal server was last started with.
+const temporalPersistenceFile = "temporal-persistence"
 
 // Stack is a running dev stack.
 type Stack struct {
@@ -106,6 +130,8 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			Durable: true,
 			LogFile: filepath.Join(cfg.DataDir, "postgres.log"),
 			Logger:  cfg.Logger,
+			// The bench counts statements per conversion from it.
+			TrackStatements: true,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("start PostgreSQL: %w", err)
@@ -119,18 +145,35 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	step("schema at version %d", version)
 
-	s.temporal, err = StartTemporal(ctx, TemporalConfig{
+	persistence, err := temporalPersistence(cfg)
+	if err != nil {
+		return nil, err
+	}
+	temporalCfg := TemporalConfig{
+		Persistence:  persistence,
 		DatabaseFile: filepath.Join(cfg.DataDir, "temporal.db"),
 		Port:         cfg.TemporalPort,
 		Namespace:    cfg.Namespace,
 		LogFile:      filepath.Join(cfg.DataDir, "temporal.log"),
 		Logger:       cfg.Logger,
 		MetricsAddr:  cfg.TemporalMetricsAddr,
-	})
+	}
+	if persistence == PersistencePostgres {
+		if temporalCfg.PostgresURL, err = withDatabase(s.DatabaseURL, temporalDatabase); err != nil {
+			return nil, err
+		}
+		if temporalCfg.PostgresVisibilityURL, err = withDatabase(s.DatabaseURL, temporalVisibilityDatabase); err != nil {
+			return nil, err
+		}
+	}
+	s.temporal, err = StartTemporal(ctx, temporalCfg)
 	if err != nil {
 		return nil, err
 	}
-	step("Temporal server at %s", s.temporal.Address())
+	if err := os.WriteFile(filepath.Join(cfg.DataDir, temporalPersistenceFile), []byte(string(persistence)+"\n"), 0o644); err != nil {
+		return nil, fmt.Errorf("record the Temporal persistence: %w", err)
+	}
+	step("Temporal server at %s (%s)", s.temporal.Address(), persistence)
 
 	// One registry for the API and the worker: they share the client and
 	// the pool, and /metrics on the API's address serves both.
@@ -190,6 +233,38 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	return s, nil
 }
 
+// temporalPersistence decides where the stack's Temporal server keeps its
+// state (Config.TemporalPersistence). Switching a data directory to the
+// other persistence starts that one empty, or where it was left; the
+// workflows of the other stay where they are, for a switch back.
+func temporalPersistence(cfg Config) (Persistence, error) {
+	previous := Persistence("")
+	if b, err := os.ReadFile(filepath.Join(cfg.DataDir, temporalPersistenceFile)); err == nil {
+		previous = Persistence(strings.TrimSpace(string(b)))
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read the Temporal persistence: %w", err)
+	} else if _, err := os.Stat(filepath.Join(cfg.DataDir, "temporal.db")); err == nil {
+		previous = PersistenceSQLite // a data directory from before the choice
+	}
+	chosen := cfg.TemporalPersistence
+	switch {
+	case chosen == "" && previous != "":
+		chosen = previous
+	case chosen == "":
+		chosen = DefaultTemporalPersistence
+	case previous != "" && chosen != previous:
+		cfg.Logger.Warn("the Temporal server changes persistence: the workflows kept in the previous one stay there, and come back with a switch back",
+			"persistence", chosen, "previous", previous)
+	}
+	if err := chosen.Validate(); err != nil {
+		if chosen == previous {
+			return "", fmt.Errorf("%s in the data directory: %w", temporalPersistenceFile, err)
+		}
+		return "", err
+	}
+	return chosen, nil
+}
+
 // AdminKey is an admin API key of the stack.
 func (s *Stack) AdminKey() string { return s.adminKey }
 
@@ -224,6 +299,9 @@ func (s *Stack) ConsoleURL() string { return s.apiURL + "/console/" }
 
 // UIURL is the Temporal Web UI's base URL.
 func (s *Stack) UIURL() string { return s.ui.URL() }
+
+// TemporalPersistence is where the stack's Temporal server keeps its state.
+func (s *Stack) TemporalPersistence() Persistence { return s.temporal.Persistence() }
 
 // TemporalAddress is the Temporal frontend's host:port.
 func (s *Stack) TemporalAddress() string { return s.temporal.Address() }

@@ -11,14 +11,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	postgresschema "go.temporal.io/server/schema/postgresql/v12"
 
 	"github.com/tierwise/tierwise/devstack"
 )
 
-func startStack(t *testing.T, dataDir string) *devstack.Stack {
+// startStack starts a stack in dataDir; persistence "" leaves the choice to
+// the stack.
+func startStack(t *testing.T, dataDir string, persistence devstack.Persistence) *devstack.Stack {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -27,6 +32,7 @@ func startStack(t *testing.T, dataDir string) *devstack.Stack {
 		APIAddr:             "127.0.0.1:0",
 		Logger:              slog.New(slog.DiscardHandler),
 		TemporalMetricsAddr: "127.0.0.1:0",
+		TemporalPersistence: persistence,
 	})
 	require.NoError(t, err)
 	return s
@@ -63,7 +69,7 @@ func processAlive(pid int) bool {
 }
 
 func TestDevStackStartsAndStops(t *testing.T) {
-	s := startStack(t, dataDir(t))
+	s := startStack(t, dataDir(t), "")
 	stopped := false
 	t.Cleanup(func() {
 		if !stopped {
@@ -110,19 +116,58 @@ func TestDevStackStartsAndStops(t *testing.T) {
 }
 
 func TestDevStackKeepsDataAcrossRestart(t *testing.T) {
-	dir := dataDir(t)
-	s := startStack(t, dir)
-	ctx := context.Background()
-	// A workflow type no worker runs: it stays open in the history, which is
-	// what must survive the restart.
-	run, err := s.Client().ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "restart-check", TaskQueue: "restart-check"}, "RestartCheck")
-	require.NoError(t, err)
-	s.Stop()
+	for name, p := range map[string]devstack.Persistence{"SQLite": devstack.PersistenceSQLite, "PostgreSQL": devstack.PersistencePostgres} {
+		t.Run(name, func(t *testing.T) {
+			dir := dataDir(t)
+			s := startStack(t, dir, p)
+			require.Equal(t, p, s.TemporalPersistence())
+			ctx := context.Background()
+			// A workflow type no worker runs: it stays open in the history,
+			// which is what must survive the restart.
+			run, err := s.Client().ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "restart-check", TaskQueue: "restart-check"}, "RestartCheck")
+			require.NoError(t, err)
+			s.Stop()
 
-	s = startStack(t, dir)
+			// Restarted without the flag, the data directory keeps its
+			// persistence.
+			s = startStack(t, dir, "")
+			defer s.Stop()
+			require.Equal(t, p, s.TemporalPersistence())
+			desc, err := s.Client().DescribeWorkflowExecution(ctx, "restart-check", "")
+			require.NoError(t, err)
+			require.Equal(t, run.GetRunID(), desc.GetWorkflowExecutionInfo().GetExecution().GetRunId())
+			require.Equal(t, http.StatusOK, get(t, s.APIURL()+"/readyz"))
+			// The workflow is in visibility too (the Web UI's list).
+			require.Eventually(t, func() bool {
+				n, err := s.Client().CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: "WorkflowId = 'restart-check'"})
+				return err == nil && n.GetCount() == 1
+			}, 30*time.Second, 100*time.Millisecond)
+		})
+	}
+}
+
+// TestDevStackTemporalOnPostgres: with PostgreSQL, the Temporal server has
+// two databases of its own in the stack's cluster, at the schema versions
+// of the server module's schema files, and no SQLite file.
+func TestDevStackTemporalOnPostgres(t *testing.T) {
+	dir := dataDir(t)
+	s := startStack(t, dir, devstack.PersistencePostgres)
 	defer s.Stop()
-	desc, err := s.Client().DescribeWorkflowExecution(ctx, "restart-check", "")
+	ctx := context.Background()
+	for db, want := range map[string]string{"temporal": postgresschema.Version, "temporal_visibility": postgresschema.VisibilityVersion} {
+		conn, err := pgx.Connect(ctx, s.Postgres().URL(db))
+		require.NoError(t, err, db)
+		var version string
+		require.NoError(t, conn.QueryRow(ctx, "SELECT curr_version FROM schema_version WHERE db_name = $1", db).Scan(&version))
+		require.Equal(t, want, version, db)
+		_ = conn.Close(ctx)
+	}
+	_, err := os.Stat(filepath.Join(dir, "temporal.db"))
+	require.ErrorIs(t, err, os.ErrNotExist)
+	// The namespace has its search attributes, and the safety net is there.
+	attrs, err := s.Client().OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: "default"})
 	require.NoError(t, err)
-	require.Equal(t, run.GetRunID(), desc.GetWorkflowExecutionInfo().GetExecution().GetRunId())
-	require.Equal(t, http.StatusOK, get(t, s.APIURL()+"/readyz"))
+	require.Contains(t, attrs.GetCustomAttributes(), "TierwiseCustomer")
+	_, err = s.Client().ScheduleClient().GetHandle(ctx, "tierwise-close-ended-cycles").Describe(ctx)
+	require.NoError(t, err)
 }

@@ -7,10 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -21,10 +18,6 @@ import (
 	"go.temporal.io/server/common/dynamicconfig"
 	"go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/metrics"
-	"go.temporal.io/server/common/persistence/sql"
-	"go.temporal.io/server/common/persistence/sql/sqlplugin"
-	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
-	"go.temporal.io/server/common/resolver"
 	sqliteschema "go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
 )
@@ -33,10 +26,22 @@ const clusterName = "active"
 
 // TemporalConfig configures an embedded Temporal server.
 type TemporalConfig struct {
-	// DatabaseFile is the SQLite file the server persists to. It is created,
-	// with its schema, when it does not exist; otherwise the server resumes
-	// from it.
+	// Persistence is where the server keeps its state: PersistenceSQLite
+	// (when empty) or PersistencePostgres.
+	Persistence Persistence
+	// DatabaseFile is the SQLite file the server persists to (SQLite). It
+	// is created, with its schema, when it does not exist; otherwise the
+	// server resumes from it.
 	DatabaseFile string
+	// PostgresURL is the PostgreSQL database the server persists to
+	// (PostgreSQL), and PostgresVisibilityURL its visibility database
+	// (default: PostgresURL's database name + "_visibility", on the same
+	// server). Each is created when missing (the URL's user must be allowed
+	// to create databases), its schema is applied by the server's own
+	// schema tool from the schema files the server module ships, and
+	// brought up to the server's version at every start.
+	PostgresURL           string
+	PostgresVisibilityURL string
 	// Port is the frontend gRPC port on 127.0.0.1; 0 picks a free one.
 	Port int
 	// Namespace is registered at start when missing.
@@ -60,13 +65,17 @@ type Temporal struct {
 	server      temporal.Server
 	address     string
 	metricsAddr string
+	persistence Persistence
 }
 
-// StartTemporal starts a Temporal server on SQLite in this process and waits
-// until its frontend answers.
+// StartTemporal starts a Temporal server on SQLite or PostgreSQL in this
+// process and waits until its frontend answers.
 func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
-	if cfg.DatabaseFile == "" {
-		return nil, errors.New("temporal: DatabaseFile is required")
+	if cfg.Persistence == "" {
+		cfg.Persistence = PersistenceSQLite
+	}
+	if err := cfg.Persistence.Validate(); err != nil {
+		return nil, fmt.Errorf("temporal: %w", err)
 	}
 	if cfg.Namespace == "" {
 		cfg.Namespace = "default"
@@ -91,53 +100,30 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 	}
 	address := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
 
-	sqlConfig := &config.SQL{
-		PluginName:   sqliteplugin.PluginName,
-		DatabaseName: cfg.DatabaseFile,
-		// Keys other than the plugin's query parameters (mode, cache, ...)
-		// are pragmas, named without a leading underscore.
-		ConnectAttributes: map[string]string{
-			"mode":         "rwc",
-			"journal_mode": "wal",
-			"synchronous":  "normal",
-		},
-	}
-	// Visibility gets a file of its own: its writes (a row with dozens of
-	// indexes per upsert) then do not queue behind the history writes on
-	// the one SQLite connection a file allows. A data directory from before
-	// keeps its visibility in the main file.
-	visibilityConfig := *sqlConfig
-	visibilityConfig.DatabaseName = strings.TrimSuffix(cfg.DatabaseFile, filepath.Ext(cfg.DatabaseFile)) + "-visibility" + filepath.Ext(cfg.DatabaseFile)
-	if _, err := os.Stat(cfg.DatabaseFile); errors.Is(err, os.ErrNotExist) {
-		if err := os.MkdirAll(filepath.Dir(cfg.DatabaseFile), 0o755); err != nil {
-			return nil, fmt.Errorf("temporal: create data directory: %w", err)
-		}
-		if err := sqliteschema.SetupSchema(sqlConfig); err != nil {
-			return nil, fmt.Errorf("temporal: set up SQLite schema: %w", err)
-		}
-		if err := sqliteschema.SetupSchema(&visibilityConfig); err != nil {
-			return nil, fmt.Errorf("temporal: set up SQLite visibility schema: %w", err)
-		}
-	} else if err := forgetMembership(sqlConfig); err != nil {
+	stores, err := prepareStores(ctx, cfg)
+	if err != nil {
 		return nil, err
 	}
-	visibilityStore := sqliteplugin.PluginName
-	dataStores := map[string]config.DataStore{sqliteplugin.PluginName: {SQL: sqlConfig}}
-	if _, err := os.Stat(visibilityConfig.DatabaseName); err == nil {
-		visibilityStore = "visibility"
-		dataStores[visibilityStore] = config.DataStore{SQL: &visibilityConfig}
-	}
 	// Search attributes are added later through the operator API, where the
-	// server validates them, so the namespace is created without them.
+	// server validates them, so the namespace is created without them. The
+	// schema package's namespace helper is SQLite's by name, but it writes
+	// through the server's generic SQL persistence, so it serves PostgreSQL
+	// too.
 	ns, err := sqliteschema.NewNamespaceConfig(clusterName, cfg.Namespace, false, nil)
 	if err != nil {
 		return nil, fmt.Errorf("temporal: namespace config: %w", err)
 	}
-	if err := sqliteschema.CreateNamespaces(sqlConfig, ns); err != nil {
+	if err := sqliteschema.CreateNamespaces(stores.history, ns); err != nil {
 		return nil, fmt.Errorf("temporal: create namespace %q: %w", cfg.Namespace, err)
 	}
+	dataStores := map[string]config.DataStore{historyStore: {SQL: stores.history}}
+	visibilityStore := historyStore
+	if stores.visibility != nil {
+		visibilityStore = "visibility"
+		dataStores[visibilityStore] = config.DataStore{SQL: stores.visibility}
+	}
 
-	t := &Temporal{address: address}
+	t := &Temporal{address: address, persistence: cfg.Persistence}
 	var logger log.Logger = log.NewNoopLogger()
 	if cfg.LogFile != "" {
 		logger = log.NewZapLogger(log.BuildZapLogger(log.Config{Level: "warn", OutputFile: cfg.LogFile}))
@@ -148,7 +134,7 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 			Membership: config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: "127.0.0.1"},
 		},
 		Persistence: config.Persistence{
-			DefaultStore:     sqliteplugin.PluginName,
+			DefaultStore:     historyStore,
 			VisibilityStore:  visibilityStore,
 			NumHistoryShards: 1,
 			DataStores:       dataStores,
@@ -258,6 +244,9 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 // Address is the frontend's host:port.
 func (t *Temporal) Address() string { return t.address }
 
+// Persistence is where the server keeps its state.
+func (t *Temporal) Persistence() Persistence { return t.persistence }
+
 // MetricsURL is the URL of the server's own metrics, empty when it has
 // none.
 func (t *Temporal) MetricsURL() string {
@@ -313,22 +302,6 @@ func (t *Temporal) ready(ctx context.Context) error {
 		return fmt.Errorf("temporal: dial frontend: %w", err)
 	}
 	c.Close()
-	return nil
-}
-
-// forgetMembership deletes the cluster membership of earlier runs. The
-// server is the only member of its cluster and its internal services get
-// new ports at each start; the stale rows would have history dispatch tasks
-// to the previous run's matching service, and workflows would stall.
-func forgetMembership(cfg *config.SQL) error {
-	db, err := sql.NewSQLAdminDB(sqlplugin.DbKindUnknown, cfg, resolver.NewNoopResolver(), log.NewNoopLogger(), metrics.NoopMetricsHandler)
-	if err != nil {
-		return fmt.Errorf("temporal: open SQLite: %w", err)
-	}
-	defer func() { _ = db.Close() }()
-	if err := db.Exec("DELETE FROM cluster_membership"); err != nil {
-		return fmt.Errorf("temporal: forget earlier cluster membership: %w", err)
-	}
 	return nil
 }
 

@@ -443,7 +443,7 @@ func TestSafetyNetClosesEndedCycles(t *testing.T) {
 	_, _, _, isClosed := b.cycleRow(start)
 	require.True(t, isClosed)
 
-	// The schedule that runs it every minute exists.
+	// The schedule that runs it exists (TestSafetyNetScheduleUpdated checks its spec).
 	_, err = tc.ScheduleClient().GetHandle(ctx, workflows.CloseEndedCyclesSchedule).Describe(ctx)
 	require.NoError(t, err)
 }

@@ -41,6 +41,10 @@ type Config struct {
 	// LogFile receives the server's log; empty means Dir/../postgres.log.
 	LogFile string
 	Logger  *slog.Logger
+	// TrackStatements loads pg_stat_statements (a server setting, so the
+	// extension's view works in any database that creates it) when the
+	// machine's PostgreSQL has it; without it the cluster starts as usual.
+	TrackStatements bool
 }
 
 // Cluster is a running PostgreSQL server.
@@ -108,6 +112,13 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	}
 	if !cfg.Durable {
 		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	}
+	if cfg.TrackStatements {
+		if hasStatStatements(bin) {
+			args = append(args, "-c", "shared_preload_libraries=pg_stat_statements")
+		} else {
+			cfg.Logger.Info("pg_stat_statements is not installed; PostgreSQL starts without it")
+		}
 	}
 	cmd := exec.Command(filepath.Join(bin, "postgres"), args...)
 	cmd.Stdout = logFile
@@ -211,6 +222,27 @@ func initdb(ctx context.Context, bin, dir string, cred *syscall.Credential) erro
 		return fmt.Errorf("pgcluster: initdb: %w: %s", err, out.String())
 	}
 	return nil
+}
+
+// hasStatStatements reports whether the PostgreSQL of bin has the
+// pg_stat_statements library and extension (in the directories pg_config
+// names): a server told to preload a library it does not have refuses to
+// start, and the view needs the extension's files.
+func hasStatStatements(bin string) bool {
+	out, err := exec.Command(filepath.Join(bin, "pg_config"), "--pkglibdir", "--sharedir").Output()
+	if err != nil {
+		return false
+	}
+	dirs := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(dirs) != 2 {
+		return false
+	}
+	for _, f := range []string{filepath.Join(dirs[0], "pg_stat_statements.so"), filepath.Join(dirs[1], "extension", "pg_stat_statements.control")} {
+		if _, err := os.Stat(f); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // binDir finds the directory with initdb and postgres: on PATH, else the

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -150,9 +151,34 @@ func Prepare(ctx context.Context, c client.Client, namespace string) error {
 	if err := ensureSearchAttributes(ctx, c, namespace); err != nil {
 		return err
 	}
+	return ensureSafetyNet(ctx, c)
+}
+
+// The safety net's schedule: every quarter of an hour, two minutes past
+// (:02, :17, :32, :47 UTC). A commission period ends at the first instant
+// of a local day in the network's zone, and every zone's offset from UTC is
+// a whole number of quarter hours, so each run comes just after a moment a
+// period can end, once the cycle workflow's own timer (the first line) has
+// had its minute of grace. A cycle whose workflow is missing is closed
+// within about 17 minutes of its end; a run costs one small workflow, 96 a
+// day instead of 1,440 (ARCHITECTURE.md, "The safety net").
+const (
+	SafetyNetEvery  = 15 * time.Minute
+	SafetyNetOffset = 2 * time.Minute
+)
+
+// SafetyNetSpec is the safety net's schedule spec.
+func SafetyNetSpec() client.ScheduleSpec {
+	return client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: SafetyNetEvery, Offset: SafetyNetOffset}}}
+}
+
+// ensureSafetyNet creates the safety net's schedule, or brings the one a
+// deployment already has to SafetyNetSpec (earlier versions ran it every
+// minute).
+func ensureSafetyNet(ctx context.Context, c client.Client) error {
 	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
 		ID:      workflows.CloseEndedCyclesSchedule,
-		Spec:    client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: time.Minute}}},
+		Spec:    SafetyNetSpec(),
 		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
 		Action: &client.ScheduleWorkflowAction{
 			ID:        workflows.CloseEndedCyclesSchedule,
@@ -160,10 +186,39 @@ func Prepare(ctx context.Context, c client.Client, namespace string) error {
 			TaskQueue: TaskQueue,
 		},
 	})
-	if err != nil && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
 		return fmt.Errorf("create schedule %s: %w", workflows.CloseEndedCyclesSchedule, err)
 	}
-	return nil
+	handle := c.ScheduleClient().GetHandle(ctx, workflows.CloseEndedCyclesSchedule)
+	err = handle.Update(ctx, client.ScheduleUpdateOptions{DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
+		schedule := in.Description.Schedule
+		if isSafetyNetSpec(schedule.Spec) {
+			return nil, temporal.ErrSkipScheduleUpdate
+		}
+		spec := SafetyNetSpec()
+		schedule.Spec = &spec
+		return &client.ScheduleUpdate{Schedule: &schedule}, nil
+	}})
+	if err == nil {
+		return nil
+	}
+	// Workers starting together race to update it: a lost race is fine
+	// when the winner wrote the same spec.
+	desc, derr := handle.Describe(ctx)
+	if derr == nil && isSafetyNetSpec(desc.Schedule.Spec) {
+		return nil
+	}
+	return fmt.Errorf("update schedule %s: %w", workflows.CloseEndedCyclesSchedule, err)
+}
+
+// isSafetyNetSpec reports whether a schedule's spec is SafetyNetSpec.
+func isSafetyNetSpec(spec *client.ScheduleSpec) bool {
+	want := SafetyNetSpec()
+	return spec != nil && len(spec.Calendars) == 0 && len(spec.CronExpressions) == 0 &&
+		slices.Equal(spec.Intervals, want.Intervals)
 }
 
 // ensureSearchAttributes adds the search attributes the workflows set to the

@@ -10,7 +10,7 @@ import (
 const CloseEndedCyclesActivity = "CloseEndedCycles"
 
 // CloseEndedCyclesSchedule is the id of the Temporal Schedule that runs
-// CloseEndedCycles every minute.
+// CloseEndedCycles every quarter of an hour (worker.SafetyNetSpec).
 const CloseEndedCyclesSchedule = "tierwise-close-ended-cycles"
 
 // cycleGrace gives a cycle workflow's own timer the time to close its cycle

@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"time"
 
 	"github.com/tierwise/tierwise/bench"
+	"github.com/tierwise/tierwise/devstack"
 )
 
 const benchUsage = `Usage: tierwise bench [flags]
@@ -25,10 +27,22 @@ partner × offer with --hot-share of the traffic.
 
 It prints the accepted rate, the accept and end-to-end (accept → ledger
 lines) latencies, the priced rate and its ratio to the raw Temporal rate,
-the backlog, the retroactive re-pricing lag and the peak RSS, then checks
-that every accepted postback was priced exactly once and that each partner's
-ledger totals equal an independent recomputation. The last line is
-machine-readable key=value pairs. It exits non-zero when the check fails.
+the backlog, the retroactive re-pricing lag, the PostgreSQL statements per
+priced conversion and the peak RSS, then checks that every accepted
+postback was priced exactly once and that each partner's ledger totals
+equal an independent recomputation. The last line is machine-readable
+key=value pairs. It exits non-zero when the check fails.
+
+--rate-of-raw F sets the load relative to the engine instead of in
+postbacks per second: F × the raw_sustained_per_s the run measures just
+before its load (--rate-of-raw 0.8 on a server that sustains 150/s sends
+120/s), so a run means the same on any machine. It excludes --rate and
+needs the raw rate (--raw-duration > 0).
+
+Statements per priced conversion (pg_statements_per_conversion) come from
+pg_stat_statements, which the dev stack's PostgreSQL loads; the bench
+creates the extension in the stack's database when it is missing, and
+prints "na" where the server does not load the library.
 
 "tierwise bench retro" times the retroactive re-pricing of one commission
 cycle's unpaid conversions when a band is reached, and checks that a second
@@ -66,6 +80,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	var cfg bench.Config
 	fs.DurationVar(&cfg.Duration, "duration", 60*time.Second, "how long the load runs")
 	fs.Float64Var(&cfg.Rate, "rate", 300, "target postbacks per second over all clients (the target load of BENCHMARKS.md); 0 sends as fast as the API accepts")
+	fs.Float64Var(&cfg.RateOfRaw, "rate-of-raw", 0, "target load as this multiple of the raw_sustained_per_s measured just before the load (0.8: 80% of what the Temporal server sustains); excludes --rate")
 	fs.IntVar(&cfg.Clients, "clients", 64, "concurrent HTTP clients (also the raw rate's concurrency)")
 	fs.IntVar(&cfg.Customers, "customers", 100_000, "distinct customers (user_id)")
 	fs.Float64Var(&cfg.ZipfS, "zipf-s", 1.1, "Zipf exponent of the customers' activity (> 1; larger: hotter customers)")
@@ -79,6 +94,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&cfg.DatabaseURL, "database-url", os.Getenv("DATABASE_URL"), "PostgreSQL of the running stack (--api); the check reads it")
 	fs.StringVar(&cfg.TemporalAddress, "temporal-address", env("TEMPORAL_ADDRESS", "localhost:7233"), "Temporal frontend of the running stack (--api)")
 	fs.StringVar(&cfg.DataDir, "data-dir", "", "data directory of the embedded dev stack (default: a temporary one, removed afterwards)")
+	persistence := fs.String("temporal-persistence", "", "where the embedded dev stack's Temporal server keeps its state: sqlite or postgres (default: as tierwise dev decides)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the load window (the whole process: stack and load) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -86,6 +102,13 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (the subcommand is \"retro\")", fs.Arg(0))
 	}
+	if cfg.RateOfRaw != 0 {
+		if flagSet(fs, "rate") {
+			return errors.New("--rate and --rate-of-raw exclude each other")
+		}
+		cfg.Rate = 0
+	}
+	cfg.TemporalPersistence = devstack.Persistence(*persistence)
 	if cfg.RawDuration == 0 {
 		cfg.RawDuration = -1
 	}
@@ -133,6 +156,13 @@ func runBenchRetro(ctx context.Context, args []string, stdout io.Writer) error {
 		return errors.New("check failed: " + res.Line())
 	}
 	return nil
+}
+
+// flagSet reports whether the flag was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // createProfile creates the --cpuprofile file and returns it with its
