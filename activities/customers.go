@@ -38,13 +38,6 @@ func (a *Activities) RecordCustomer(ctx context.Context, r workflows.CustomerRec
 		if o.Revenue != nil {
 			v.Revenue = decimal.NewNullDecimal(*o.Revenue)
 		}
-		if v.Override {
-			// The override's line is rounded, not its target.
-			v.ExactPayout = decimal.NewNullDecimal(o.Explanation.Payout.Exact)
-			if r := o.Explanation.Revenue; r != nil {
-				v.ExactRevenue = decimal.NewNullDecimal(r.Exact)
-			}
-		}
 		outcomes = append(outcomes, v)
 	}
 	return a.store.RecordCustomer(ctx, r.State.AdvertiserID, r.State.UserID, outcomes, r.Evaluated, r.State)

@@ -70,9 +70,12 @@
 //     spent. Revshare is of the conversion's current sale amount; without
 //     one it pays 0 and the explanation says so. A fixed override of 0 is
 //     allowed (it pays nothing for these customers). Outcome.Payout is the
-//     rounded target; the ledger's override line is the exact target
-//     (Explanation.Payout.Exact) minus layers 1–4, rounded, ties away from
-//     zero (§13.21): 10% of 241.45 over a $30.00 payout is a line of −5.86.
+//     target rounded to the currency's minor unit, ties away from zero, and
+//     the conversion's payout is exactly that: the ledger's override line is
+//     it minus layers 1–4, a difference of rounded amounts (§13.21), as
+//     retroactive lines are. 10% of 241.45 over a $30.00 payout is 24.145,
+//     paid 24.15 with a line of −5.85. (A tiered line, an adjustment on top
+//     of layers 1–3 rather than a target, is rounded as a line.)
 //     A manual edit under an override leaves the override deciding.
 //   - Revenue adjustment. For a bonus it is an extra revenue amount on the
 //     bonus line (a percent of the same base as a percent bonus); for an

@@ -10,7 +10,6 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tierwise/tierwise/customervalue"
-	"github.com/tierwise/tierwise/pricing"
 )
 
 // Ledger reasons of Customer Value outcomes.
@@ -29,11 +28,6 @@ type ValueOutcome struct {
 	Payout       decimal.Decimal     // the bonus, or the override's target payout
 	Revenue      decimal.NullDecimal // a bonus's extra revenue, or the override's target revenue
 	Key          string              // idempotency key of the outcome
-	// ExactPayout and ExactRevenue are an override's targets before
-	// rounding: its line is the exact target minus layers 1–4, rounded, ties
-	// away from zero (DESIGN §13.21). Unset: Payout and Revenue are exact.
-	ExactPayout  decimal.NullDecimal
-	ExactRevenue decimal.NullDecimal
 }
 
 // RecordCustomer writes Customer Value outcomes and the customer's state
@@ -134,11 +128,11 @@ func retargetOverride(ctx context.Context, tx pgx.Tx, c Conversion, sale, revenu
 	}
 	note := fmt.Sprintf("override of Customer Value rule %d %q after %s: %s", ruleID, rule.Name, refundNote, payout.Formula)
 	var lines []NewLine
-	if d := pricing.Round(payout.Exact.Sub(curPayout), c.Currency); !d.IsZero() {
+	if d := payout.Amount.Sub(curPayout); !d.IsZero() {
 		lines = append(lines, NewLine{Kind: KindPayout, Amount: d, Reason: ReasonOverride, Note: note, Key: key + ":override"})
 	}
 	if rev != nil {
-		if d := pricing.Round(rev.Exact.Sub(curRevenue), c.Currency); !d.IsZero() {
+		if d := rev.Amount.Sub(curRevenue); !d.IsZero() {
 			lines = append(lines, NewLine{Kind: KindRevenue, Amount: d, Reason: ReasonOverride, Note: note, Key: key + ":override"})
 		}
 	}
@@ -181,19 +175,13 @@ func outcomeLines(ctx context.Context, tx pgx.Tx, c Conversion, o ValueOutcome) 
 		FROM ledger_lines WHERE conversion_id = $1 AND reason IN ('price', 'refund', 'manual', 'tiered', 'retro')`, c.ID).Scan(&payout, &revenue); err != nil {
 		return nil, fmt.Errorf("sum layer 1-4 lines: %w", err)
 	}
-	// The line is rounded, not the target (§13.21).
-	exact := func(rounded, exact decimal.NullDecimal) decimal.Decimal {
-		if exact.Valid {
-			return exact.Decimal
-		}
-		return rounded.Decimal
-	}
+	// An override sets the payout to its target, rounded (ties away from
+	// zero): the line is that minus layers 1–4, a difference of rounded
+	// amounts (§13.21), so the partner is paid what the rule says.
 	note := fmt.Sprintf("override of Customer Value rule %d %q replaces layers 1-4 (%s)", o.RuleID, o.RuleName, payout)
-	lines := []NewLine{{Kind: KindPayout, Amount: pricing.Round(exact(decimal.NewNullDecimal(o.Payout), o.ExactPayout).Sub(payout), c.Currency),
-		Reason: ReasonOverride, Note: note, Key: o.Key}}
+	lines := []NewLine{{Kind: KindPayout, Amount: o.Payout.Sub(payout), Reason: ReasonOverride, Note: note, Key: o.Key}}
 	if o.Revenue.Valid {
-		lines = append(lines, NewLine{Kind: KindRevenue, Amount: pricing.Round(exact(o.Revenue, o.ExactRevenue).Sub(revenue), c.Currency),
-			Reason: ReasonOverride, Note: note, Key: o.Key})
+		lines = append(lines, NewLine{Kind: KindRevenue, Amount: o.Revenue.Decimal.Sub(revenue), Reason: ReasonOverride, Note: note, Key: o.Key})
 	}
 	return lines, nil
 }

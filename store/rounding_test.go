@@ -93,9 +93,12 @@ func TestNegativeTiesRoundAwayFromZero(t *testing.T) {
 		n := b.network(t, store.OfferEvent{Payout: cpa("30"), Revenue: rpa("40")})
 		got := b.valueOutcome(t, n, "241.45", customervalue.RuleOutcome{Frequency: customervalue.EveryConversion, Trigger: customervalue.TriggerInstant,
 			Kind: customervalue.KindOverride, Payout: customervalue.Rate{Type: customervalue.RateRevShare, Percent: dec("10")}})
-		// 10% of 241.45 = 24.145 replaces 30.00: the line −5.855 → −5.86.
-		require.Equal(t, map[string]string{"price": "30.00", "override": "-5.86"}, b.lines(t, got.ID, store.KindPayout))
-		requireAmount(t, "24.14", got.Payout)
+		// 10% of 241.45 = 24.145 replaces 30.00. An override sets the payout
+		// to its target, a positive tie rounded away from zero, 24.15: the
+		// partner is paid what the rule says, and the line is the difference
+		// of rounded amounts, −5.85.
+		require.Equal(t, map[string]string{"price": "30.00", "override": "-5.85"}, b.lines(t, got.ID, store.KindPayout))
+		requireAmount(t, "24.15", got.Payout)
 	})
 
 	t.Run("Bonus", func(t *testing.T) {

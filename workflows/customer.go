@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
 	"go.temporal.io/sdk/temporal"
@@ -87,9 +88,23 @@ func escapeUserID(s string) string {
 // Temporal's SQL visibility stores such values but cannot match them
 // exactly (its query escaping is MySQL's), so an operator looks for
 // TierwiseCustomer = '1/say %22hi%22'.
+//
+// Temporal's PostgreSQL visibility keeps a keyword in 255 characters, so a
+// value longer than that keeps its first 180 characters, then "~" and the
+// first 32 hex digits of the user_id's SHA-256: still one customer's, found
+// exactly by this function's value and by STARTS_WITH its beginning.
 func CustomerAttribute(advertiserID int64, userID string) string {
-	return strconv.FormatInt(advertiserID, 10) + "/" + attributeEscaper.Replace(userID)
+	v := strconv.FormatInt(advertiserID, 10) + "/" + attributeEscaper.Replace(userID)
+	if utf8.RuneCountInString(v) <= maxAttribute {
+		return v
+	}
+	sum := sha256.Sum256([]byte(userID))
+	return string([]rune(v)[:180]) + "~" + hex.EncodeToString(sum[:16])
 }
+
+// maxAttribute is the longest keyword search attribute Temporal's SQL
+// visibility stores.
+const maxAttribute = 255
 
 var attributeEscaper = strings.NewReplacer("%", "%25", `"`, "%22", `\`, "%5C")
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
@@ -287,6 +288,10 @@ func TestWorkflowIDs(t *testing.T) {
 	}
 	require.Equal(t, "1/josé's %22x%22%5Cy 100%25", workflows.CustomerAttribute(1, `josé's "x"\y 100%`),
 		"readable, but for what Temporal's SQL visibility cannot match")
+	longAttr := workflows.CustomerAttribute(1, strings.Repeat("é", 255))
+	require.LessOrEqual(t, utf8.RuneCountInString(longAttr), 255, "within Temporal's PostgreSQL visibility's keywords")
+	require.True(t, strings.HasPrefix(longAttr, "1/éé"))
+	require.NotEqual(t, longAttr, workflows.CustomerAttribute(1, strings.Repeat("é", 254)+"e"), "still one customer's")
 	long := workflows.CustomerWorkflowID(1, strings.Repeat("🎉", 255))
 	require.Regexp(t, `^customer/1/~[0-9a-f]{64}$`, long)
 }
