@@ -54,6 +54,9 @@ type Config struct {
 	// DuplicateShare is the share of postbacks sent again, to check they
 	// are answered as duplicates; default 0.01, negative for none.
 	DuplicateShare float64
+	// AnonymousShare is the share of base conversions sent without a
+	// user_id, as CPA networks send many; default 0.2, negative for none.
+	AnonymousShare float64
 	// RawDuration is how long the raw signal-with-start rate is measured
 	// before the load; default 5s, negative to skip.
 	RawDuration time.Duration
@@ -108,6 +111,10 @@ func (c *Config) defaults() error {
 		c.DuplicateShare = 0.01
 	}
 	c.DuplicateShare = max(c.DuplicateShare, 0)
+	if c.AnonymousShare == 0 {
+		c.AnonymousShare = 0.2
+	}
+	c.AnonymousShare = max(c.AnonymousShare, 0)
 	if c.RawDuration == 0 {
 		c.RawDuration = 5 * time.Second
 	}

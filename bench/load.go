@@ -244,7 +244,9 @@ func (g *generator) next() (sentPostback, bool) {
 	q.Set("token", offer.Token)
 	q.Set("offer_id", strconv.FormatInt(offer.ID, 10))
 	q.Set("partner_id", strconv.FormatInt(partner, 10))
-	q.Set("user_id", user)
+	if event != "" || g.rng.Float64() >= g.cfg.AnonymousShare {
+		q.Set("user_id", user) // a conversion without one has no lifetime, and costs no workflow
+	}
 	q.Set("order_id", fmt.Sprintf("%s-%d-%d", n.RunID, g.client, g.seq))
 	sale := g.money(10, 500)
 	q.Set("amount", sale)

@@ -87,6 +87,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.Float64Var(&cfg.ZipfV, "zipf-v", 10, "Zipf offset (≥ 1; larger flattens the head: with 1 the top customer takes ~13% of the traffic)")
 	fs.Float64Var(&cfg.HotShare, "hot-share", 0.25, "share of postbacks for the hot partner × offer (0–1)")
 	fs.Float64Var(&cfg.DuplicateShare, "duplicate-share", 0.01, "share of postbacks sent again to check they are answered as duplicates; negative for none")
+	fs.Float64Var(&cfg.AnonymousShare, "anonymous-share", 0.2, "share of base conversions sent without a user_id (priced without a workflow); negative for none")
 	fs.DurationVar(&cfg.RawDuration, "raw-duration", 5*time.Second, "how long the raw signal-with-start rate is measured before the load; 0 or negative skips it")
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", 2*time.Minute, "how long the wait after the load for the backlog and the retroactive re-pricing may go without progress before the run fails")
 	fs.StringVar(&cfg.APIURL, "api", "", "base URL of a running stack's API (default: start an embedded dev stack)")
