@@ -17,8 +17,8 @@ import (
 // Previews are read-only, so a job lost with its process (a restart, or
 // another API replica answering the poll) only has to be started again.
 type Jobs struct {
-	mu     sync.Mutex
-	byID   map[string]*Job
+	mu   sync.Mutex
+	byID map[string]*Job
 	now  func() time.Time
 }
 
