@@ -115,6 +115,7 @@ func (s *Server) Handler() http.Handler {
 	r.Use(securityHeaders)
 	assets, _ := fs.Sub(assetFiles, "assets")
 	r.Handle("/assets/*", http.StripPrefix(Path+"/assets/", cacheAssets(http.FileServerFS(assets))))
+	r.Route("/partner", s.portalRoutes)
 	r.Get("/sign-in", s.signInPage)
 	r.Post("/sign-in", s.signIn)
 	r.Group(func(r chi.Router) {
@@ -169,6 +170,7 @@ var pageNames = []string{
 	"signin", "home", "advertisers", "advertiser", "offers", "offer", "partners", "partner", "tiers", "tier",
 	"custompayouts", "conversions", "conversion", "customers", "cycles", "payoutruns", "payoutrun", "apikeys", "error",
 	"valuerules", "valuerule", "tieredrules", "tieredrule", "preview",
+	"portal-signin", "portal-home", "portal-offers", "portal-conversions", "portal-conversion", "portal-cycles",
 }
 
 func parsePages() map[string]*template.Template {

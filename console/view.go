@@ -238,13 +238,19 @@ var funcs = template.FuncMap{
 		}
 		return e
 	},
-	"reason":     reports.ReasonWords,
-	"metric":     func(m any) string { return strings.ReplaceAll(fmt.Sprint(m), "_", " ") },
-	"words":      func(s any) string { return strings.ReplaceAll(fmt.Sprint(s), "_", " ") },
-	"join":       strings.Join,
-	"itoa":       func(n int64) string { return strconv.FormatInt(n, 10) },
-	"add":        func(a, b int) int { return a + b },
-	"deref":      func(p *int64) int64 { return derefInt(p) },
+	"reason": reports.ReasonWords,
+	"metric": func(m any) string { return strings.ReplaceAll(fmt.Sprint(m), "_", " ") },
+	"words":  func(s any) string { return strings.ReplaceAll(fmt.Sprint(s), "_", " ") },
+	"join":   strings.Join,
+	"itoa":   func(n int64) string { return strconv.FormatInt(n, 10) },
+	"add":    func(a, b int) int { return a + b },
+	"deref":  func(p *int64) int64 { return derefInt(p) },
+	"derefDec": func(p *decimal.Decimal) decimal.Decimal {
+		if p == nil {
+			return decimal.Zero
+		}
+		return *p
+	},
 	"dur":        duration,
 	"condTarget": condTarget,
 	// share is what a partner keeps of the revenue under a margin.
