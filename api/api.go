@@ -24,6 +24,7 @@ import (
 	"github.com/tierwise/tierwise/lifecycle"
 	"github.com/tierwise/tierwise/limits"
 	"github.com/tierwise/tierwise/metrics"
+	"github.com/tierwise/tierwise/preview"
 	"github.com/tierwise/tierwise/reports"
 	"github.com/tierwise/tierwise/store"
 )
@@ -65,6 +66,7 @@ type Server struct {
 	ingester   *ingest.Ingester
 	lifecycle  *lifecycle.Service
 	reports    *reports.Service
+	previews   *preview.Service
 	console    *console.Server
 	temporal   client.Client
 	adminKeys  []string
@@ -88,6 +90,7 @@ func NewServer(cfg Config) *Server {
 		ingester: ingest.New(st, cfg.Temporal, cfg.Logger, ingest.Options{MaxAge: cfg.PostbackMaxAge,
 			PriceAnonymous: activities.New(st, cfg.Temporal, cfg.Logger).PriceAnonymous}),
 		reports:    reports.New(st, cfg.Temporal),
+		previews:   preview.New(st),
 		temporal:   cfg.Temporal,
 		adminKeys:  cfg.AdminKeys,
 		publicBase: strings.TrimSuffix(cfg.PublicURL, "/"),
@@ -97,8 +100,8 @@ func NewServer(cfg Config) *Server {
 	s.lifecycle = lifecycle.New(st, s.ingester)
 	if cfg.Console {
 		s.console = console.New(console.Config{
-			Store: st, Reports: s.reports, Lifecycle: s.lifecycle, AdminKeys: cfg.AdminKeys, Logger: cfg.Logger,
-			TemporalUIURL: cfg.TemporalUIURL, Namespace: cfg.Namespace,
+			Store: st, Reports: s.reports, Lifecycle: s.lifecycle, Previews: s.previews, AdminKeys: cfg.AdminKeys, Logger: cfg.Logger,
+			TemporalUIURL: cfg.TemporalUIURL, Namespace: cfg.Namespace, PublicURL: cfg.PublicURL,
 		})
 	}
 	return s

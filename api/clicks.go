@@ -21,6 +21,10 @@ func (s *Server) clickRoutes(r chi.Router) {
 func (s *Server) partnerRoutes(r chi.Router) {
 	r.Get("/partner/offers", s.partnerOffers)
 	r.Post("/partner/offers/{id}/approval-request", s.requestApproval)
+	r.Get("/partner/conversions", s.partnerConversions)
+	r.Get("/partner/conversions/{id}", s.partnerConversion)
+	r.Get("/partner/earnings", s.partnerEarnings)
+	r.Get("/partner/cycles", s.partnerCycles)
 }
 
 // click records a click and redirects the visitor to the offer's

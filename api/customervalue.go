@@ -19,6 +19,7 @@ func (s *Server) customerValueRoutes(r chi.Router) {
 	r.Put("/customer-value-rules/{id}", s.replaceCustomerValueRule)
 	r.Post("/customer-value-rules/{id}/pause", s.pauseCustomerValueRule)
 	r.Post("/customer-value-rules/{id}/resume", s.resumeCustomerValueRule)
+	r.Post("/customer-value-rules/preview", s.previewCustomerValueRule)
 }
 
 // customerValueRuleBody is what the rule editor saves: the rule, and the

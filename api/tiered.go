@@ -15,6 +15,8 @@ func (s *Server) tieredRoutes(r chi.Router) {
 	r.Post("/tiered-commissions", s.createTieredRule)
 	r.Get("/tiered-commissions", s.listTieredRules)
 	r.Get("/tiered-commissions/conflicts", s.tieredConflicts)
+	r.Post("/tiered-commissions/conflicts", s.draftTieredConflicts)
+	r.Post("/tiered-commissions/preview", s.previewTieredRule)
 	r.Get("/tiered-commissions/{id}", s.getTieredRule)
 	r.Put("/tiered-commissions/{id}", s.updateTieredRule)
 	r.Get("/commission-cycles", s.listCommissionCycles)

@@ -16,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/tierwise/tierwise/lifecycle"
+	"github.com/tierwise/tierwise/preview"
 	"github.com/tierwise/tierwise/reports"
 	"github.com/tierwise/tierwise/store"
 )
@@ -38,6 +39,11 @@ type Config struct {
 	Store     *store.Store
 	Reports   *reports.Service
 	Lifecycle *lifecycle.Service
+	// Previews runs the builders' what-if previews.
+	Previews *preview.Service
+	// PublicURL is the address partners' tracking links point at
+	// (PUBLIC_URL); empty: the address each request came to.
+	PublicURL string
 	// AdminKeys are the admin keys from the configuration, besides those
 	// stored.
 	AdminKeys []string
@@ -59,6 +65,9 @@ type Server struct {
 	store     *store.Store
 	reports   *reports.Service
 	lifecycle *lifecycle.Service
+	previews  *preview.Service
+	jobs      *preview.Jobs
+	public    string
 	logger    *slog.Logger
 	adminKeys []string
 	keyHashes map[string]bool // HashSecret of each configured admin key
@@ -81,11 +90,15 @@ func New(cfg Config) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Previews == nil {
+		cfg.Previews = preview.New(cfg.Store)
+	}
 	if cfg.Namespace == "" {
 		cfg.Namespace = "default"
 	}
 	s := &Server{
 		store: cfg.Store, reports: cfg.Reports, lifecycle: cfg.Lifecycle, logger: cfg.Logger,
+		previews: cfg.Previews, jobs: preview.NewJobs(), public: strings.TrimSuffix(cfg.PublicURL, "/"),
 		adminKeys: cfg.AdminKeys, keyHashes: map[string]bool{}, uiURL: strings.TrimSuffix(cfg.TemporalUIURL, "/"),
 		namespace: cfg.Namespace, ttl: cfg.SessionTTL, now: cfg.Now,
 	}
@@ -102,6 +115,7 @@ func (s *Server) Handler() http.Handler {
 	r.Use(securityHeaders)
 	assets, _ := fs.Sub(assetFiles, "assets")
 	r.Handle("/assets/*", http.StripPrefix(Path+"/assets/", cacheAssets(http.FileServerFS(assets))))
+	r.Route("/partner", s.portalRoutes)
 	r.Get("/sign-in", s.signInPage)
 	r.Post("/sign-in", s.signIn)
 	r.Group(func(r chi.Router) {
@@ -113,6 +127,9 @@ func (s *Server) Handler() http.Handler {
 		s.conversionRoutes(r)
 		s.reportRoutes(r)
 		s.keyRoutes(r)
+		s.valueRuleRoutes(r)
+		s.tieredRuleRoutes(r)
+		s.previewRoutes(r)
 	})
 	r.NotFound(s.notFound)
 	return r
@@ -152,6 +169,8 @@ func cacheAssets(next http.Handler) http.Handler {
 var pageNames = []string{
 	"signin", "home", "advertisers", "advertiser", "offers", "offer", "partners", "partner", "tiers", "tier",
 	"custompayouts", "conversions", "conversion", "customers", "cycles", "payoutruns", "payoutrun", "apikeys", "error",
+	"valuerules", "valuerule", "tieredrules", "tieredrule", "preview",
+	"portal-signin", "portal-home", "portal-offers", "portal-conversions", "portal-conversion", "portal-cycles",
 }
 
 func parsePages() map[string]*template.Template {

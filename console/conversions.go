@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -23,6 +24,7 @@ func (s *Server) conversionRoutes(r chi.Router) {
 	r.Post("/conversions/{id}/status", s.setConversionStatus)
 	r.Post("/conversions/{id}/refund", s.refundConversion)
 	r.Post("/conversions/{id}/reverse", s.reverseConversion)
+	r.Post("/conversions/{id}/edit", s.editConversion)
 }
 
 // filterChoices are the options of the report's filters.
@@ -147,6 +149,8 @@ type conversionData struct {
 	// Decidable whether it can be approved or rejected.
 	Refundable bool
 	Decidable  bool
+	// Edits are its manual edits: who, why, from and to.
+	Edits []store.Edit
 }
 
 func (s *Server) conversion(w http.ResponseWriter, r *http.Request) {
@@ -173,6 +177,10 @@ func (s *Server) conversionPage(w http.ResponseWriter, r *http.Request, status i
 		// approved or rejected.
 		Decidable: c.Status == store.StatusPending ||
 			(c.Status == store.StatusRejected && c.PricedAt == nil && c.ReversedAt == nil && c.RejectionReason != store.RejectReversed)}
+	if data.Edits, err = s.store.Edits(r.Context(), id); err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
 	v.Data = data
 	s.render(w, r, status, "conversion", v)
 }
@@ -280,6 +288,50 @@ func (s *Server) reverseConversion(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.redirect(w, r, fmt.Sprintf("/conversions/%d", id), "Conversion reversed: every line is offset by a new one.")
+}
+
+// editConversion sets the conversion's layer 1–3 payout and/or revenue by
+// hand, with a reason, through lifecycle.Edit (the API's PATCH does the
+// same); the edit is signed with the session's key name.
+func (s *Server) editConversion(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
+	f := readForm(r)
+	sess, _ := sessionOf(r)
+	in := store.EditInput{Reason: f.str("edit.reason"), By: sess.KeyName}
+	if d, ok := f.optDec("edit.payout"); ok {
+		in.Payout = &d
+	}
+	if d, ok := f.optDec("edit.revenue"); ok {
+		in.Revenue = &d
+	}
+	err = mergeProblems(f.problems, in.Validate)
+	if err == nil {
+		_, err = s.lifecycle.Edit(r.Context(), id, in)
+	}
+	var invalid *store.InvalidError
+	if errors.As(err, &invalid) {
+		v := s.view(r, "Conversion", "conversions")
+		v.Form = f.values
+		var ps []store.Problem
+		for _, p := range invalid.Problems {
+			if !strings.HasPrefix(p.Field, "edit.") {
+				p.Field = "edit." + p.Field
+			}
+			ps = append(ps, p)
+		}
+		v.problems(ps, []string{"edit.payout", "edit.revenue", "edit.reason"})
+		s.conversionPage(w, r, http.StatusBadRequest, id, v)
+		return
+	}
+	if err != nil {
+		s.actionFailed(w, r, id, err)
+		return
+	}
+	s.redirect(w, r, fmt.Sprintf("/conversions/%d", id), "Edit saved: a manual line for the difference, the tiered line recomputed on the new amount.")
 }
 
 // actionFailed shows the conversion with the reason an action was refused.

@@ -161,3 +161,23 @@ func (f *form) check(in validator) error {
 	}
 	return all.Err()
 }
+
+// mergeProblems returns nil when the form parsed (for the store to check
+// and write the input), else the form's problems together with the
+// store's own checks of what did parse (validate), so a form shows every
+// problem at once.
+func mergeProblems(form store.Problems, validate func() error) error {
+	if len(form) == 0 {
+		return nil
+	}
+	all := append(store.Problems{}, form...)
+	var invalid *store.InvalidError
+	if err := validate(); errors.As(err, &invalid) {
+		for _, p := range invalid.Problems {
+			if !slices.ContainsFunc(form, func(q store.Problem) bool { return q.Field == p.Field }) {
+				all = append(all, p)
+			}
+		}
+	}
+	return all.Err()
+}

@@ -42,8 +42,11 @@ type view struct {
 	Secret      string
 	SecretLabel string
 	Loc         *time.Location
-	Data        any
-	base        string // scheme://host of the request, for URLs to copy
+	// Refresh, when positive, reloads the page after that many seconds (a
+	// job's page without JavaScript).
+	Refresh int
+	Data    any
+	base    string // scheme://host of the request, for URLs to copy
 }
 
 // view starts the view of a page.
@@ -98,6 +101,39 @@ func (v *view) Err(field string) []string { return v.Errors[field] }
 
 // Invalid reports whether a field has problems.
 func (v *view) Invalid(field string) bool { return len(v.Errors[field]) > 0 }
+
+// fieldProblem is one problem of a field, for a list under a group of
+// inputs (a condition row, a band).
+type fieldProblem struct {
+	Field   string
+	Label   string // the field's path after the group's prefix, in words
+	Message string
+}
+
+// ErrPrefix returns the problems of every field whose name starts with
+// prefix, in field order, each labelled with the rest of its name
+// ("operator", "payout value").
+func (v *view) ErrPrefix(prefix string) []fieldProblem {
+	var fields []string
+	for f := range v.Errors {
+		if strings.HasPrefix(f, prefix) {
+			fields = append(fields, f)
+		}
+	}
+	slices.Sort(fields)
+	var out []fieldProblem
+	for _, f := range fields {
+		label := strings.NewReplacer(".", " ", "_", " ", "[", " ", "]", "").Replace(strings.TrimPrefix(f, prefix))
+		for _, m := range v.Errors[f] {
+			out = append(out, fieldProblem{Field: f, Label: strings.TrimSpace(label), Message: m})
+		}
+	}
+	return out
+}
+
+// InvalidPrefix reports whether a field whose name starts with prefix has
+// problems.
+func (v *view) InvalidPrefix(prefix string) bool { return len(v.ErrPrefix(prefix)) > 0 }
 
 // HasErrors reports whether the form was refused.
 func (v *view) HasErrors() bool { return len(v.Errors) > 0 || len(v.Alerts) > 0 }
@@ -202,13 +238,19 @@ var funcs = template.FuncMap{
 		}
 		return e
 	},
-	"reason":     reports.ReasonWords,
-	"metric":     func(m any) string { return strings.ReplaceAll(fmt.Sprint(m), "_", " ") },
-	"words":      func(s any) string { return strings.ReplaceAll(fmt.Sprint(s), "_", " ") },
-	"join":       strings.Join,
-	"itoa":       func(n int64) string { return strconv.FormatInt(n, 10) },
-	"add":        func(a, b int) int { return a + b },
-	"deref":      func(p *int64) int64 { return derefInt(p) },
+	"reason": reports.ReasonWords,
+	"metric": func(m any) string { return strings.ReplaceAll(fmt.Sprint(m), "_", " ") },
+	"words":  func(s any) string { return strings.ReplaceAll(fmt.Sprint(s), "_", " ") },
+	"join":   strings.Join,
+	"itoa":   func(n int64) string { return strconv.FormatInt(n, 10) },
+	"add":    func(a, b int) int { return a + b },
+	"deref":  func(p *int64) int64 { return derefInt(p) },
+	"derefDec": func(p *decimal.Decimal) decimal.Decimal {
+		if p == nil {
+			return decimal.Zero
+		}
+		return *p
+	},
 	"dur":        duration,
 	"condTarget": condTarget,
 	// share is what a partner keeps of the revenue under a margin.

@@ -112,3 +112,16 @@ func parseID(p *store.Problems, q url.Values, field string) int64 {
 	}
 	return n
 }
+
+// ParseRange reads a from–to range as the report filters do: days
+// YYYY-MM-DD in loc (to inclusive, through the end of its day) or RFC 3339
+// instants; empty values are zero times. Problems name the fields.
+func ParseRange(from, to string, loc *time.Location) (time.Time, time.Time, error) {
+	var p store.Problems
+	q := url.Values{"from": {from}, "to": {to}}
+	f, t := parseTime(&p, q, "from", loc, false), parseTime(&p, q, "to", loc, true)
+	if !f.IsZero() && !t.IsZero() && !t.After(f) {
+		p.Add("to", "must be after from")
+	}
+	return f, t, p.Err()
+}

@@ -79,10 +79,10 @@ func conflict(a, b *Rule, offerAdvertiser map[int64]int64) (Conflict, bool) {
 	if wins {
 		winner, loser = b, a
 	}
-	why := "rule " + id(winner.ID) + " wins: " + rule
+	why := ruleRef(winner.ID) + " wins: " + rule
 	if rule == ruleSpecificPartner {
-		why = "rule " + id(winner.ID) + " names " + plural("partner", winner.PartnerIDs) +
-			" and wins for them (" + ruleSpecificPartner + "); for every other partner rule " + id(loser.ID) + " applies"
+		why = ruleRef(winner.ID) + " names " + plural("partner", winner.PartnerIDs) +
+			" and wins for them (" + ruleSpecificPartner + "); for every other partner " + ruleRef(loser.ID) + " applies"
 	} else if !a.AllPartners() {
 		why += " (for " + partners + ")"
 	}
@@ -210,8 +210,8 @@ func bandOverlap(a, b *Rule) (string, bool) {
 	for i := range a.Bands {
 		for j := range b.Bands {
 			if witness, ok := bandsOverlap(&a.Bands[i], &b.Bands[j]); ok {
-				return bandRef(i, a.Bands[i].Name) + " of rule " + id(a.ID) + " and " +
-					bandRef(j, b.Bands[j].Name) + " of rule " + id(b.ID) + " both hold when " + witness, true
+				return bandRef(i, a.Bands[i].Name) + " of " + ruleRef(a.ID) + " and " +
+					bandRef(j, b.Bands[j].Name) + " of " + ruleRef(b.ID) + " both hold when " + witness, true
 			}
 		}
 	}
@@ -219,6 +219,46 @@ func bandOverlap(a, b *Rule) (string, bool) {
 }
 
 func id(n int64) string { return strconv.FormatInt(n, 10) }
+
+// ruleRef names a rule in a conflict: "rule 3", or "this rule" for a draft
+// not saved yet (id 0).
+func ruleRef(n int64) string {
+	if n == 0 {
+		return "this rule"
+	}
+	return "rule " + id(n)
+}
+
+// DraftConflicts lists the active rules that conflict with draft, a rule
+// being edited (saved or not, active or paused): those Conflicts would pair
+// with it were it saved active as it stands. A rule of the draft's own id is
+// the draft's saved version and is left out. A draft not saved yet (id 0,
+// no creation time) counts as the newest rule, as it will be once saved, and
+// is called "this rule". Each conflict has A the other rule and B the draft.
+func DraftConflicts(draft Rule, rules []Rule, offerAdvertiser map[int64]int64) []Conflict {
+	draft.Active = true
+	if draft.ID == 0 && draft.CreatedAt.IsZero() {
+		for _, r := range rules {
+			if !r.CreatedAt.Before(draft.CreatedAt) {
+				draft.CreatedAt = r.CreatedAt.Add(time.Microsecond)
+			}
+		}
+	}
+	others := make([]*Rule, 0, len(rules))
+	for i := range rules {
+		if rules[i].Active && rules[i].ID != draft.ID {
+			others = append(others, &rules[i])
+		}
+	}
+	slices.SortStableFunc(others, func(a, b *Rule) int { return cmp.Compare(a.ID, b.ID) })
+	var out []Conflict
+	for _, r := range others {
+		if c, ok := conflict(r, &draft, offerAdvertiser); ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}
 
 // plural writes "offer 3" or "offers 3, 4".
 func plural(noun string, ids []int64) string {

@@ -1,0 +1,355 @@
+package console
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/tierwise/tierwise/reports"
+	"github.com/tierwise/tierwise/store"
+)
+
+// The partner's own view: a partner signs in with its partner API key to a
+// small portal under PortalPath, a session kind of its own in a cookie of
+// its own limited to the portal. A partner session never opens an admin
+// page (requireSession takes admin sessions only) and an admin session
+// never opens the portal. Every page reads the signed-in partner's data
+// through reports' partner view: the offers it may run with its tracking
+// links and payouts, its conversions and earnings, its commission cycles.
+// Another partner's conversion is a 404, like a page that does not exist.
+
+// PortalPath is where the partner portal is served, under the console.
+const PortalPath = Path + "/partner"
+
+// portalCookie holds a partner session's secret, limited to PortalPath.
+const portalCookie = "tierwise_partner_session"
+
+func (s *Server) portalRoutes(r chi.Router) {
+	r.Get("/sign-in", s.portalSignInPage)
+	r.Post("/sign-in", s.portalSignIn)
+	r.Group(func(r chi.Router) {
+		r.Use(s.requirePartnerSession, s.checkCSRF)
+		r.Post("/sign-out", s.portalSignOut)
+		r.Get("/", s.portalHome)
+		r.Get("/offers", s.portalOffers)
+		r.Post("/offers/{id}/approval-request", s.portalRequestApproval)
+		r.Get("/conversions", s.portalConversions)
+		r.Get("/conversions/{id}", s.portalConversion)
+		r.Get("/cycles", s.portalCycles)
+	})
+	r.NotFound(s.notFound)
+}
+
+// partnerSession finds the request's valid partner session.
+func (s *Server) partnerSession(r *http.Request) (store.Session, bool, error) {
+	c, err := r.Cookie(portalCookie)
+	if err != nil || c.Value == "" {
+		return store.Session{}, false, nil
+	}
+	sess, err := s.store.SessionBySecret(r.Context(), c.Value)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Session{}, false, nil
+	}
+	if err != nil {
+		return store.Session{}, false, err
+	}
+	if sess.Kind != store.KeyPartner || sess.PartnerID == 0 {
+		return store.Session{}, false, nil
+	}
+	return sess, true, nil
+}
+
+// requirePartnerSession lets signed-in partners through and sends everyone
+// else, admins included, to the portal's sign-in.
+func (s *Server) requirePartnerSession(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess, ok, err := s.partnerSession(r)
+		if err != nil {
+			s.errorPage(w, r, err)
+			return
+		}
+		if ok {
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKey, sess)))
+			return
+		}
+		signIn := PortalPath + "/sign-in?next=" + url.QueryEscape(r.URL.RequestURI())
+		switch {
+		case r.Header.Get("HX-Request") != "":
+			w.Header().Set("HX-Redirect", signIn)
+			w.WriteHeader(http.StatusUnauthorized)
+		case r.Method == http.MethodGet || r.Method == http.MethodHead:
+			http.Redirect(w, r, signIn, http.StatusSeeOther)
+		default:
+			v := s.view(r, "Signed out", "")
+			v.Data = struct {
+				Status  int
+				Message string
+			}{http.StatusUnauthorized, "You are signed out, so nothing was sent. Sign in with your partner key and try again."}
+			s.render(w, r, http.StatusUnauthorized, "error", v)
+		}
+	})
+}
+
+func (s *Server) portalSignInPage(w http.ResponseWriter, r *http.Request) {
+	if _, ok, _ := s.partnerSession(r); ok {
+		http.Redirect(w, r, portalNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+		return
+	}
+	s.renderPortalSignIn(w, r, http.StatusOK, s.view(r, "Partner sign-in", ""))
+}
+
+func (s *Server) renderPortalSignIn(w http.ResponseWriter, r *http.Request, status int, v *view) {
+	token := store.NewSecret("")
+	http.SetCookie(w, &http.Cookie{Name: signInCookie, Value: token, Path: Path, MaxAge: 3600, HttpOnly: true,
+		Secure: secure(r), SameSite: http.SameSiteStrictMode})
+	v.CSRF = token
+	v.Data = struct{ Next string }{portalNext(r.FormValue("next"))}
+	s.render(w, r, status, "portal-signin", v)
+}
+
+// portalSignIn checks a partner key and starts a partner session.
+func (s *Server) portalSignIn(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	v := s.view(r, "Partner sign-in", "")
+	c, err := r.Cookie(signInCookie)
+	if err != nil || c.Value == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostFormValue(csrfField))) != 1 {
+		v.Alerts = append(v.Alerts, "The sign-in form was out of date. Enter the key again.")
+		s.renderPortalSignIn(w, r, http.StatusForbidden, v)
+		return
+	}
+	secret := strings.TrimSpace(r.PostFormValue("key"))
+	key, err := s.store.LookupAPIKey(r.Context(), secret)
+	switch {
+	case secret == "":
+		v.Errors["key"] = []string{"Enter your partner API key."}
+	case errors.Is(err, store.ErrNotFound):
+		v.Errors["key"] = []string{"This is not a partner key of this network, or it was revoked."}
+	case err != nil:
+		s.errorPage(w, r, err)
+		return
+	case key.Kind != store.KeyPartner:
+		v.Errors["key"] = []string{"This is an admin key: sign in to the console instead."}
+	}
+	if v.HasErrors() {
+		s.logger.WarnContext(r.Context(), "partner portal sign-in refused", "reason", v.Errors["key"][0], "remote", r.RemoteAddr)
+		s.renderPortalSignIn(w, r, http.StatusUnauthorized, v)
+		return
+	}
+	sess, token, err := s.store.CreateSession(r.Context(), store.NewSession{Key: key, KeyHash: store.HashSecret(secret), TTL: s.ttl})
+	if err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
+	s.logger.InfoContext(r.Context(), "partner portal sign-in", "partner_id", key.PartnerID, "api_key_id", key.ID, "session_id", sess.ID)
+	http.SetCookie(w, &http.Cookie{Name: portalCookie, Value: token, Path: PortalPath, Expires: sess.ExpiresAt, HttpOnly: true,
+		Secure: secure(r), SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: signInCookie, Value: "", Path: Path, MaxAge: -1, HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode})
+	http.Redirect(w, r, portalNext(r.PostFormValue("next")), http.StatusSeeOther)
+}
+
+func (s *Server) portalSignOut(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(portalCookie); err == nil {
+		if err := s.store.DeleteSession(r.Context(), c.Value); err != nil {
+			s.errorPage(w, r, err)
+			return
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: portalCookie, Value: "", Path: PortalPath, MaxAge: -1, HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode})
+	http.Redirect(w, r, PortalPath+"/sign-in", http.StatusSeeOther)
+}
+
+// portalNext is where to go after signing in: a page of the portal.
+func portalNext(next string) string {
+	if strings.HasPrefix(next, PortalPath+"/") && !strings.HasPrefix(next, "//") && !strings.Contains(next, "\\") && !strings.HasPrefix(next, PortalPath+"/sign-") {
+		return next
+	}
+	return PortalPath + "/"
+}
+
+// portalView starts a portal page's view with the partner's name.
+func (s *Server) portalView(w http.ResponseWriter, r *http.Request, title, section string) (*view, store.Partner, bool) {
+	v := s.view(r, title, section).withFlash(w, r)
+	sess, _ := sessionOf(r)
+	p, err := s.store.Partner(r.Context(), sess.PartnerID)
+	if err != nil {
+		s.errorPage(w, r, err)
+		return nil, store.Partner{}, false
+	}
+	return v, p, true
+}
+
+type portalHomeData struct {
+	Partner  store.Partner
+	Earnings reports.Earnings
+}
+
+func (s *Server) portalHome(w http.ResponseWriter, r *http.Request) {
+	v, p, ok := s.portalView(w, r, "Overview", "portal-home")
+	if !ok {
+		return
+	}
+	e, err := s.reports.PartnerEarnings(r.Context(), p.ID, time.Time{}, time.Time{})
+	if err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
+	v.Data = portalHomeData{Partner: p, Earnings: e}
+	s.render(w, r, http.StatusOK, "portal-home", v)
+}
+
+type portalOffersData struct {
+	Partner store.Partner
+	Offers  []store.PartnerOffer
+}
+
+func (s *Server) portalOffers(w http.ResponseWriter, r *http.Request) {
+	v, p, ok := s.portalView(w, r, "Offers", "portal-offers")
+	if !ok {
+		return
+	}
+	s.portalOffersPage(w, r, http.StatusOK, v, p)
+}
+
+func (s *Server) portalOffersPage(w http.ResponseWriter, r *http.Request, status int, v *view, p store.Partner) {
+	offers, err := s.store.PartnerOffers(r.Context(), p.ID, s.now(), store.Page{Limit: listLimit})
+	if err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
+	base := s.public
+	if base == "" {
+		base = v.Base()
+	}
+	for i := range offers {
+		if offers[i].TrackingURL != "" {
+			offers[i].TrackingURL = base + offers[i].TrackingURL
+		}
+	}
+	v.Data = portalOffersData{Partner: p, Offers: offers}
+	s.render(w, r, status, "portal-offers", v)
+}
+
+// portalRequestApproval asks to run a require-approval offer; an offer the
+// partner may not see is not found.
+func (s *Server) portalRequestApproval(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
+	f := readForm(r)
+	if err := f.err(); err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
+	sess, _ := sessionOf(r)
+	if _, err := s.store.RequestApproval(r.Context(), sess.PartnerID, id, f.str("note")); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			v, p, ok := s.portalView(w, r, "Offers", "portal-offers")
+			if !ok {
+				return
+			}
+			v.Alerts = append(v.Alerts, conflictMessage(err))
+			s.portalOffersPage(w, r, http.StatusConflict, v, p)
+			return
+		}
+		s.errorPage(w, r, err)
+		return
+	}
+	s.redirectTo(w, r, PortalPath+"/offers", "Approval requested: the network's manager sees it and answers.")
+}
+
+type portalConversionsData struct {
+	Partner store.Partner
+	Page    reports.PartnerConversionPage
+}
+
+func (s *Server) portalConversions(w http.ResponseWriter, r *http.Request) {
+	v, p, ok := s.portalView(w, r, "Conversions", "portal-conversions")
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	v.Form, v.Refused = q, "Check the filters"
+	from, to, err := reports.ParseRange(q.Get("from"), q.Get("to"), v.Loc)
+	var page reports.PartnerConversionPage
+	if err == nil {
+		page, err = s.reports.PartnerConversions(r.Context(), p.ID, reports.PartnerConversionFilter{From: from, To: to,
+			Status: q.Get("status"), After: after(r), Limit: pageSize})
+	}
+	var invalid *store.InvalidError
+	switch {
+	case errors.As(err, &invalid):
+		v.problems(invalid.Problems, []string{"from", "to", "status"})
+		v.Data = portalConversionsData{Partner: p}
+		s.render(w, r, http.StatusBadRequest, "portal-conversions", v)
+		return
+	case err != nil:
+		s.errorPage(w, r, err)
+		return
+	}
+	v.Data = portalConversionsData{Partner: p, Page: page}
+	s.render(w, r, http.StatusOK, "portal-conversions", v)
+}
+
+type portalConversionData struct {
+	Partner    store.Partner
+	Conversion reports.PartnerConversion
+}
+
+func (s *Server) portalConversion(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
+	v, p, ok := s.portalView(w, r, fmt.Sprintf("Conversion %d", id), "portal-conversions")
+	if !ok {
+		return
+	}
+	c, err := s.reports.PartnerConversion(r.Context(), p.ID, id)
+	if err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
+	v.Data = portalConversionData{Partner: p, Conversion: c}
+	s.render(w, r, http.StatusOK, "portal-conversion", v)
+}
+
+type portalCyclesData struct {
+	Partner store.Partner
+	Page    reports.PartnerCyclePage
+	Next    string
+}
+
+func (s *Server) portalCycles(w http.ResponseWriter, r *http.Request) {
+	v, p, ok := s.portalView(w, r, "Commission cycles", "portal-cycles")
+	if !ok {
+		return
+	}
+	cursor := r.URL.Query().Get("after")
+	if cursor != "" {
+		if _, err := reports.ParseCycleCursor(cursor); err != nil {
+			cursor = ""
+		}
+	}
+	page, err := s.reports.PartnerCycles(r.Context(), p.ID, cursor, pageSize)
+	if err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
+	v.Data = portalCyclesData{Partner: p, Page: page, Next: page.NextCursor}
+	s.render(w, r, http.StatusOK, "portal-cycles", v)
+}
+
+// redirectTo is redirect to an absolute console path.
+func (s *Server) redirectTo(w http.ResponseWriter, r *http.Request, path, flash string) {
+	s.redirect(w, r, strings.TrimPrefix(path, Path), flash)
+}
