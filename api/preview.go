@@ -159,8 +159,11 @@ func (s *Server) draftTieredConflicts(w http.ResponseWriter, r *http.Request) {
 	}
 	if rule.ID != 0 {
 		saved, err := s.store.TieredRule(r.Context(), rule.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			err = store.Invalid("rule_id", "no tiered commission %d", rule.ID)
+		}
 		if err != nil {
-			s.writeError(w, r, store.Invalid("rule_id", "no tiered commission %d", rule.ID))
+			s.writeError(w, r, err)
 			return
 		}
 		rule.CreatedAt = saved.CreatedAt

@@ -69,7 +69,10 @@ type Config struct {
 
 	// APIURL targets a running stack; empty starts an embedded dev stack.
 	// A running stack also needs AdminKey, DatabaseURL (the checker reads
-	// PostgreSQL) and TemporalAddress (the raw rate and the drain).
+	// PostgreSQL) and TemporalAddress (the raw rate and the drain). It may
+	// list several API processes separated by commas (the production
+	// shape): the first sets up the network, and the load's clients are
+	// spread over all of them, client i on URL i mod n.
 	APIURL          string
 	AdminKey        string
 	DatabaseURL     string
@@ -330,6 +333,7 @@ func persistenceName(p devstack.Persistence) string {
 // target is the stack a run sends its load to.
 type target struct {
 	apiURL, adminKey, databaseURL string
+	postbackURLs                  []string // where the load sends postbacks; apiURL alone when empty
 	temporal                      client.Client
 	pgPID                         int                  // the embedded PostgreSQL's postmaster, 0 otherwise
 	persistence                   devstack.Persistence // the embedded Temporal server's, empty otherwise
@@ -421,7 +425,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	fmt.Fprintf(out, "load: %s for %s, %d clients, %d customers (Zipf s=%.2f v=%.0f), hot share %.2f\n",
 		rateText, cfg.Duration, cfg.Clients, cfg.Customers, cfg.ZipfS, cfg.ZipfV, cfg.HotShare)
-	l := newLoad(cfg, net, tgt.apiURL)
+	urls := tgt.postbackURLs
+	if len(urls) == 0 {
+		urls = []string{tgt.apiURL}
+	}
+	l := newLoad(cfg, net, urls)
 	if cfg.CPUProfile != nil {
 		if err := pprof.StartCPUProfile(cfg.CPUProfile); err != nil {
 			return Result{}, fmt.Errorf("start the CPU profile: %w", err)
@@ -522,8 +530,18 @@ func connect(ctx context.Context, cfg Config) (*target, error) {
 		if err != nil {
 			return nil, fmt.Errorf("connect to Temporal at %s: %w", cfg.TemporalAddress, err)
 		}
+		var urls []string
+		for u := range strings.SplitSeq(cfg.APIURL, ",") {
+			if u = strings.TrimRight(strings.TrimSpace(u), "/"); u != "" {
+				urls = append(urls, u)
+			}
+		}
+		if len(urls) == 0 {
+			c.Close()
+			return nil, errors.New("api: no URL")
+		}
 		return &target{
-			apiURL: strings.TrimRight(cfg.APIURL, "/"), adminKey: cfg.AdminKey, databaseURL: cfg.DatabaseURL,
+			apiURL: urls[0], postbackURLs: urls, adminKey: cfg.AdminKey, databaseURL: cfg.DatabaseURL,
 			temporal: c, stop: c.Close,
 		}, nil
 	}

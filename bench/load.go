@@ -70,13 +70,13 @@ func (r *recorder) tick() ([]time.Duration, int64) {
 type load struct {
 	cfg  Config
 	net  *Network
-	base string
+	base []string // the APIs' base URLs: client i sends to base[i mod len]
 	http *http.Client
 	rec  *recorder
 	seed uint64
 }
 
-func newLoad(cfg Config, n *Network, base string) *load {
+func newLoad(cfg Config, n *Network, base []string) *load {
 	transport := &http.Transport{
 		MaxIdleConns:        cfg.Clients * 2,
 		MaxIdleConnsPerHost: cfg.Clients * 2,
@@ -145,7 +145,7 @@ func (l *load) client(ctx context.Context, i int, start, end time.Time, next *at
 // send sends one postback and records the answer.
 func (l *load) send(ctx context.Context, g *generator, p sentPostback, resend bool) {
 	l.rec.sent.Add(1)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.base+"/postback?"+p.query, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.base[g.client%len(l.base)]+"/postback?"+p.query, nil)
 	if err != nil {
 		l.rec.fail(err.Error())
 		return

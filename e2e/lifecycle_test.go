@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/serviceerror"
 
+	"github.com/tierwise/tierwise/activities"
+	"github.com/tierwise/tierwise/store"
 	"github.com/tierwise/tierwise/workflows"
 )
 
@@ -108,6 +111,41 @@ func TestCustomerWorkflowInTemporal(t *testing.T) {
 		// (the costliest thing a conversion could do, DESIGN's issue on
 		// the engine's limit).
 		_, err := tc.DescribeWorkflowExecution(ctx, workflows.AnonymousWorkflowID(c.ID), "")
+		var missing *serviceerror.NotFound
+		require.ErrorAs(t, err, &missing)
+	})
+
+	t.Run("AnonymousConversionLeftUnsignalledIsSweptAndPricedOnce", func(t *testing.T) {
+		// Stored as by an API that died before its signaller ran.
+		n := store.NewConversion{AdvertiserID: adv.ID, OfferID: offer, PartnerID: partner,
+			OrderID: "anon-swept", DedupeKey: fmt.Sprintf("%d::order:anon-swept", offer), Currency: "USD",
+			Status: store.StatusApproved, OccurredAt: time.Now().Add(-time.Minute)}
+		c, _, err := b.store.InsertConversion(ctx, n)
+		require.NoError(t, err)
+		_, err = b.pool.Exec(ctx, `UPDATE conversions SET received_at = now() - interval '1 minute' WHERE id = $1`, c.ID)
+		require.NoError(t, err)
+		// The sweeper and any number of other callers may price it at the
+		// same time: it is priced once.
+		acts := activities.New(b.store, tc, b.logger)
+		errs := make([]error, 4)
+		var wg sync.WaitGroup
+		for i := range errs {
+			wg.Go(func() { errs[i] = acts.PriceAnonymous(ctx, c.ID) })
+		}
+		wg.Wait()
+		for _, err := range errs {
+			require.NoError(t, err)
+		}
+		priced := b.waitPriced(c.ID)
+		requireAmount(t, "5.00", priced.Payout)
+		require.Eventually(t, func() bool {
+			got, err := b.store.Conversion(ctx, c.ID)
+			return err == nil && got.SignalledAt != nil
+		}, 20*time.Second, 50*time.Millisecond, "the sweeper marks it done")
+		var lines int
+		require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM ledger_lines WHERE conversion_id = $1`, c.ID).Scan(&lines))
+		require.Equal(t, 2, lines, "one payout and one revenue line")
+		_, err = tc.DescribeWorkflowExecution(ctx, workflows.AnonymousWorkflowID(c.ID), "")
 		var missing *serviceerror.NotFound
 		require.ErrorAs(t, err, &missing)
 	})

@@ -90,7 +90,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.Float64Var(&cfg.AnonymousShare, "anonymous-share", 0.2, "share of base conversions sent without a user_id (priced without a workflow); negative for none")
 	fs.DurationVar(&cfg.RawDuration, "raw-duration", 5*time.Second, "how long the raw signal-with-start rate is measured before the load; 0 or negative skips it")
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", 2*time.Minute, "how long the wait after the load for the backlog and the retroactive re-pricing may go without progress before the run fails")
-	fs.StringVar(&cfg.APIURL, "api", "", "base URL of a running stack's API (default: start an embedded dev stack)")
+	fs.StringVar(&cfg.APIURL, "api", "", "base URL of a running stack's API, or several separated by commas (the first sets up the network; the load is spread over all); default: start an embedded dev stack")
 	fs.StringVar(&cfg.AdminKey, "admin-key", os.Getenv("TIERWISE_ADMIN_KEY"), "admin API key of the running stack (--api)")
 	fs.StringVar(&cfg.DatabaseURL, "database-url", os.Getenv("DATABASE_URL"), "PostgreSQL of the running stack (--api); the check reads it")
 	fs.StringVar(&cfg.TemporalAddress, "temporal-address", env("TEMPORAL_ADDRESS", "localhost:7233"), "Temporal frontend of the running stack (--api)")
