@@ -182,21 +182,24 @@ func newReplay(convs []store.PreviewConversion, rules Rules, loc *time.Location)
 }
 
 // lifecycles lists the refunds and reversals of the conversions in the
-// order they were made. A reversal of unknown time (nothing was written
-// when it was made) is taken right after the conversion's pricing.
+// order they were made, none before its conversion's pricing. A reversal of
+// unknown time (nothing was written when it was made) is taken right after
+// the conversion's pricing.
 func lifecycles(convs []store.PreviewConversion) []lifecycle {
 	var out []lifecycle
 	for i := range convs {
 		c := &convs[i]
+		after := func(at time.Time) time.Time {
+			if at.Before(c.PricedAt) {
+				return c.PricedAt
+			}
+			return at
+		}
 		for k, rf := range c.Refunds {
-			out = append(out, lifecycle{at: rf.At, conv: i, refund: k})
+			out = append(out, lifecycle{at: after(rf.At), conv: i, refund: k})
 		}
 		if c.Reversed {
-			at := c.ReversedAt
-			if at.IsZero() {
-				at = c.PricedAt
-			}
-			out = append(out, lifecycle{at: at, conv: i, refund: -1})
+			out = append(out, lifecycle{at: after(c.ReversedAt), conv: i, refund: -1})
 		}
 	}
 	slices.SortStableFunc(out, func(a, b lifecycle) int {
