@@ -83,6 +83,13 @@ func (s *Server) previewCustomerValueRule(w http.ResponseWriter, r *http.Request
 		active := true
 		rule, err = s.store.ValidateCustomerValueRule(ctx, store.CustomerValueRuleInput{Rule: body.Rule.Rule, Active: &active, DataPoints: body.DataPoints})
 		rule.ID = body.RuleID
+		if err == nil && body.RuleID != 0 {
+			// An edit of a saved rule: it must exist, as its creation time
+			// decides the draft's priority.
+			if _, err = s.store.CustomerValueRule(ctx, body.RuleID); errors.Is(err, store.ErrNotFound) {
+				err = store.Invalid("rule_id", "no customer value rule %d", body.RuleID)
+			}
+		}
 	}
 	if err != nil {
 		s.writeError(w, r, err)
@@ -125,6 +132,13 @@ func (s *Server) previewTieredRule(w http.ResponseWriter, r *http.Request) {
 		rule = body.Rule.Rule
 		rule.ID = body.RuleID
 		err = prefixProblems(s.store.ValidateTieredRule(ctx, rule), "rule.")
+		if err == nil && body.RuleID != 0 {
+			// An edit of a saved rule: it must exist, as its creation time
+			// decides the draft's priority.
+			if _, err = s.store.TieredRule(ctx, body.RuleID); errors.Is(err, store.ErrNotFound) {
+				err = store.Invalid("rule_id", "no tiered commission %d", body.RuleID)
+			}
+		}
 	}
 	if err != nil {
 		s.writeError(w, r, err)

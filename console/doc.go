@@ -28,6 +28,8 @@
 //     to the form that made it, and never again.
 //   - Lists page with cursors, 50 rows a page; the choices of a filter or a
 //     picker list up to 500 entries (advertisers, offers, partners, tiers).
-//   - Partner sessions (the partner's own view) are a kind of session the
-//     table already has room for; this package signs in admins only.
+//   - Partner sessions (the partner portal, portal.go) are sessions of
+//     their own kind, signed in with a partner key, in a cookie of their
+//     own limited to PortalPath: a partner session never opens an admin
+//     page and an admin session never opens the portal.
 package console

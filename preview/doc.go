@@ -30,22 +30,63 @@
 //   - Conversions as priced: their layer 1–3 amounts are what the ledger's
 //     price lines say (the offer defaults, Partner Tier margins and custom
 //     payouts are not recomputed), with the refunds' and manual edits'
-//     lines as they stand. The tiered metrics count layer 1–3 amounts net of
-//     refunds (never of edits, as live), the tiered line is computed on the
-//     current amounts (edits and refunds included), and Customer Value
-//     rules see the amounts as priced, each conversion's refunds applied
-//     right after it.
-//   - Refunds and reversals as they stand: a reversed conversion is left out
-//     of the replay (and counted in Result.Reversed); a refunded one counts
-//     net of its refunds from the start.
+//     lines as they stand. The tiered metrics count each conversion's
+//     layer 1–3 amounts as priced, and each refund takes its part off when
+//     it was made (never an edit, as live); the tiered line is computed on
+//     the current amounts, edits and refunds included (what its
+//     recomputation after each refund or edit comes to under the adjustment
+//     it carries); Customer Value rules see the amounts as priced.
+//   - Refunds and reversals when they were made: each refund (refunds'
+//     created_at) and each reversal (the time of its reversal lines, which
+//     a rejection after pricing writes too) is replayed between the
+//     conversions priced before and after it. A reversal takes the
+//     conversion out of every cycle's metrics, which keep their band, and
+//     out of its customer's cycles, re-arming an outcome it got for the
+//     customer's next conversion; a refund lowers the metrics' sums and the
+//     customer's cycle totals, and leaves an outcome already given alone.
+//     A reversed conversion pays nothing in either replay and is left out
+//     of the totals (Result.Reversed counts it). A reversal with no line
+//     and no signal (nothing to reverse, no customer) is taken right after
+//     its pricing.
 //   - Retroactive re-pricing is done: when a period's band rises, its
-//     earlier unpaid conversions priced by that rule are re-priced to the new
-//     band at once (tiered.Reprice), as the cycle's workflow does within a
-//     second of the rise; conversions paid now stay as they are. A Customer
+//     earlier conversions priced by that rule are re-priced to the new band
+//     at once (tiered.Reprice), as the cycle's workflow does within a
+//     second of the rise, but not those reversed or paid by then (a payout
+//     run's time is when their first payout line was paid). A Customer
 //     Value override keeps the payout (and the revenue) it sets.
-//   - End-of-cycle Customer Value outcomes are settled at the preview's
-//     clock (Request.Now), after the whole range is replayed: cycles that
-//     ended by then pay, those still running do not.
+//   - The customers' workflows wake up as live: before each conversion,
+//     refund or reversal of a customer, its cycles whose end passed are
+//     settled (customervalue.State.Due) at the time its workflow's timer
+//     fired, the cycle's end or, when that had passed already, the time of
+//     the customer's previous conversion, refund or reversal; after the
+//     whole range, those due at the preview's clock (Request.Now). So
+//     end-of-cycle outcomes are paid when the cycle ended, and a cycle that
+//     ended more than customervalue.ClosedCycleRetention before the
+//     workflow settled it is dropped, and a late conversion into it counts
+//     for nothing, as live.
+//
+// # What it cannot predict
+//
+// It equals what going live from From would have written, to the cent,
+// but for these cases, which it reports or leaves to the caller:
+//
+//   - Rules changed since the conversions were priced, and tiered periods
+//     or customers' lifetimes that began before From: the baseline replay
+//     differs from the ledger, and Result.Drift says by how much.
+//   - A draft that reads a data point that did not exist, or was not
+//     active, when a conversion arrived: a postback keeps only the active
+//     data points' values, so the replay sees none for it.
+//   - Layers 1–3 of the draft world: they are the ledger's, so a draft
+//     never changes a Partner Tier or custom payout decision.
+//   - Timing finer than the stored times: the live paths re-price a cycle
+//     and tell a customer's workflow of a refund within a second; a refund,
+//     reversal or payout run within that second of a band's rise, or a
+//     workflow that was down when a cycle ended, may have gone the other
+//     way live.
+//   - Conversions beyond MaxConversions (Result.Truncated): the replayed
+//     ones miss what those would have done to them (a band they raise
+//     re-prices earlier conversions, a goal they complete at the end of a
+//     cycle pays an earlier one).
 //
 // Two replays run: the rules as they are now (the baseline) and the same
 // with the draft. Result compares each with the ledger: Preview − Ledger is

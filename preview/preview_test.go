@@ -151,6 +151,35 @@ func TestPreviewService(t *testing.T) {
 		require.Equal(t, r.ID, res.RuleID)
 		require.Equal(t, "6", res.Partners[0].DraftEffect.String(), "the paused rule previewed as active, with its edit")
 	})
+	t.Run("ReadsWhenRefundsReversalsAndPaymentsHappened", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		cs, err := b.store.ListConversions(ctx, store.ConversionFilter{Limit: 10})
+		require.NoError(t, err)
+		_, refund, err := b.store.RefundConversion(ctx, cs[0].ID, store.RefundInput{Revenue: dec("5")})
+		require.NoError(t, err)
+		_, _, err = b.store.ReverseConversion(ctx, cs[1].ID, "fraud")
+		require.NoError(t, err)
+		_, err = b.store.SetStatus(ctx, cs[2].ID, store.StatusRejected)
+		require.NoError(t, err)
+		run, err := b.store.CreatePayoutRun(ctx, &b.partners[0].ID, time.Now().Format(time.DateOnly))
+		require.NoError(t, err)
+
+		byID := map[int64]store.PreviewConversion{}
+		require.NoError(t, b.store.EachPreviewConversion(ctx, store.PreviewFilter{From: b.start.Add(-time.Hour), To: time.Now().Add(time.Hour), Limit: 10},
+			func(c store.PreviewConversion) error { byID[c.ID] = c; return nil }))
+		refunded := byID[cs[0].ID]
+		require.Equal(t, []store.PreviewRefund{{At: refund.CreatedAt.UTC(), SaleAmount: dec("0"), Payout: dec("0"), Revenue: dec("-5")}}, refunded.Refunds,
+			"the refund's time, sale amount and layer 1–3 lines")
+		require.True(t, refunded.Paid)
+		require.Equal(t, run.CreatedAt.UTC(), refunded.PaidAt)
+		for _, id := range []int64{cs[1].ID, cs[2].ID} {
+			require.True(t, byID[id].Reversed)
+			require.False(t, byID[id].ReversedAt.IsZero(), "reversed, or rejected after pricing, at the time of its reversal lines")
+		}
+		require.Empty(t, byID[cs[3].ID].Refunds)
+		require.True(t, byID[cs[3].ID].ReversedAt.IsZero())
+	})
 	t.Run("InvalidRequest", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)

@@ -176,6 +176,124 @@ func TestReplayCustomerValue(t *testing.T) {
 	})
 }
 
+// TestReplayInTime: refunds and reversals are replayed when they were made,
+// and a customer's cycles are settled when the customer's workflow would
+// have woken up, so what happened between them counts as it did live.
+func TestReplayInTime(t *testing.T) {
+	t.Parallel()
+	at := func(n int) time.Time { return day.Add(time.Duration(n) * time.Hour) }
+
+	t.Run("ReversalAfterLaterConversionsKeepsTheirBand", func(t *testing.T) {
+		t.Parallel()
+		cs := []store.PreviewConversion{conv(1, 0, ""), conv(2, 1, ""), conv(3, 2, ""), conv(4, 3, "")}
+		cs[1].Reversed, cs[1].Payout, cs[1].Revenue = true, decimal.Zero, decimal.Zero
+		cs[1].ReversedAt = at(2).Add(time.Minute) // after the third was priced
+		out := replay(t, cs, preview.Rules{Tiered: []tiered.Rule{volume(tiered.RetroDisabled)}})
+		require.Equal(t, []string{"10.00", "0.00", "11.00", "11.00"}, payouts(out),
+			"the third was priced at the band's third conversion, and the band stays after the reversal")
+
+		cs[1].ReversedAt = at(1).Add(time.Minute) // before the third
+		out = replay(t, cs, preview.Rules{Tiered: []tiered.Rule{volume(tiered.RetroDisabled)}})
+		require.Equal(t, []string{"10.00", "0.00", "10.00", "11.00"}, payouts(out), "reversed before the third: it is the band's second")
+	})
+	t.Run("PaidAfterTheRiseIsRepriced", func(t *testing.T) {
+		t.Parallel()
+		cs := []store.PreviewConversion{conv(1, 0, ""), conv(2, 1, ""), conv(3, 2, "")}
+		cs[0].Paid, cs[0].PaidAt = true, at(3)
+		out := replay(t, cs, preview.Rules{Tiered: []tiered.Rule{volume(tiered.RetroEnabled)}})
+		require.Equal(t, []string{"11.00", "11.00", "11.00"}, payouts(out), "paid after the band rose: it was re-priced before")
+		cs[0].PaidAt = at(1)
+		out = replay(t, cs, preview.Rules{Tiered: []tiered.Rule{volume(tiered.RetroEnabled)}})
+		require.Equal(t, []string{"10.00", "11.00", "11.00"}, payouts(out), "paid before the band rose: never re-banded")
+	})
+	t.Run("RefundAfterTheBandKeepsIt", func(t *testing.T) {
+		t.Parallel()
+		bySale := volume(tiered.RetroEnabled)
+		bySale.Bands[0].Bounds = []tiered.Bound{{Metric: tiered.MetricSaleAmount, Max: decPtr("250")}}
+		bySale.Bands[1].Bounds = []tiered.Bound{{Metric: tiered.MetricSaleAmount, Min: decPtr("250")}}
+		cs := []store.PreviewConversion{conv(1, 0, ""), conv(2, 1, ""), conv(3, 2, "")}
+		for i := range cs {
+			cs[i].SaleAmount = dec("100")
+		}
+		// 300 of sales reach the band; a refund of 100 brings them to 200.
+		cs[2].RefundedSale, cs[2].RefundPayout = dec("100"), dec("-4")
+		cs[2].Refunds = []store.PreviewRefund{{At: at(3), SaleAmount: dec("100"), Payout: dec("-4")}}
+		out := replay(t, cs, preview.Rules{Tiered: []tiered.Rule{bySale}})
+		require.Equal(t, []string{"11.00", "11.00", "6.60"}, payouts(out),
+			"refunded after the band was reached: the band stays, and the refunded one is 10% more on its 6.00 left")
+
+		cs[2].Refunds[0].At = cs[2].PricedAt // refunded before anything else was priced: the same
+		out = replay(t, cs, preview.Rules{Tiered: []tiered.Rule{bySale}})
+		require.Equal(t, []string{"11.00", "11.00", "6.60"}, payouts(out), "the band was reached at its pricing")
+	})
+	t.Run("RefundAfterTheGoalLeavesTheBonus", func(t *testing.T) {
+		t.Parallel()
+		spender := trader()
+		spender.Conditions = []customervalue.Condition{{Source: customervalue.MetricSaleAmount, Aggregation: customervalue.AggSum,
+			Operator: customervalue.OpGt, Value: "150"}}
+		spender.Outcome.Payout = customervalue.Rate{Type: customervalue.RatePercent, Percent: dec("10"), Base: customervalue.BaseSaleAmount}
+		cs := []store.PreviewConversion{conv(1, 0, "u1"), conv(2, 1, "u1"), conv(3, 2, "u1")}
+		for i := range cs {
+			cs[i].SaleAmount = dec("100")
+		}
+		cs[0].RefundedSale = dec("60")
+		cs[0].Refunds = []store.PreviewRefund{{At: at(0).Add(time.Minute), SaleAmount: dec("60")}}
+		out := replay(t, cs, preview.Rules{Value: []customervalue.Rule{spender}})
+		require.Equal(t, []string{"10.00", "10.00", "34.00"}, payouts(out),
+			"refunded before the second: 140 is not more than 150, the third completes the goal, 10% of 240")
+
+		cs[0].Refunds[0].At = at(3) // after the third
+		out = replay(t, cs, preview.Rules{Value: []customervalue.Rule{spender}})
+		require.Equal(t, []string{"10.00", "30.00", "10.00"}, payouts(out),
+			"refunded after the goal: the bonus of 10% of 200 was paid on the second, and a later refund leaves it")
+	})
+	t.Run("ReversalRearmsForLaterConversionsOnly", func(t *testing.T) {
+		t.Parallel()
+		spender := trader()
+		spender.Conditions = []customervalue.Condition{{Source: customervalue.MetricSaleAmount, Aggregation: customervalue.AggSum,
+			Operator: customervalue.OpGt, Value: "150"}}
+		cs := []store.PreviewConversion{conv(1, 0, "u1"), conv(2, 1, "u1"), conv(3, 2, "u1")}
+		for i := range cs {
+			cs[i].SaleAmount = dec("100")
+		}
+		cs[1].Reversed, cs[1].Payout, cs[1].Revenue, cs[1].ReversedAt = true, decimal.Zero, decimal.Zero, at(3)
+		out := replay(t, cs, preview.Rules{Value: []customervalue.Rule{spender}})
+		require.Equal(t, []string{"10.00", "0.00", "10.00"}, payouts(out),
+			"the bonus went to the second, which is reversed after the third: no later conversion gets it again")
+
+		cs = append(cs, conv(4, 4, "u1"))
+		out = replay(t, cs, preview.Rules{Value: []customervalue.Rule{spender}})
+		require.Equal(t, "210.00", payouts(out)[3], "the next conversion after which the goal holds gets it")
+	})
+	t.Run("LateConversionIntoACycleLongOver", func(t *testing.T) {
+		t.Parallel()
+		thirty := trader()
+		thirty.Conditions = []customervalue.Condition{{Source: "deposit", Type: customervalue.TypeNumber, Aggregation: customervalue.AggSum,
+			Operator: customervalue.OpGt, Value: "100"}}
+		thirty.Timeframe.DurationDays = 30
+		cs := []store.PreviewConversion{conv(1, 0, "u1", "deposit", "60"), conv(2, 24, "u1", "deposit", "60")}
+		late := func(cs []store.PreviewConversion) []string {
+			out, err := preview.Replay(context.Background(), cs, preview.Rules{Value: []customervalue.Rule{thirty}}, time.UTC, cs[1].PricedAt.Add(time.Hour), nil)
+			require.NoError(t, err)
+			return payouts(out)
+		}
+		require.Equal(t, []string{"10.00", "210.00"}, late(cs), "priced as they happened: inside the window")
+
+		// The second is priced (approved, say) 200 days after it happened:
+		// the workflow settled the window when it ended and has not woken
+		// since, so the window is still there and the second counts in it.
+		cs[1].PricedAt = cs[1].OccurredAt.Add(200 * 24 * time.Hour)
+		require.Equal(t, []string{"10.00", "210.00"}, late(cs), "a window settled at its end still takes a late conversion")
+
+		// Both are priced 200 days late: the workflow settles the window,
+		// ended long ago, right after the first and drops it, being more
+		// than 90 days over, so the second no longer counts.
+		cs[0].PricedAt = cs[0].OccurredAt.Add(200 * 24 * time.Hour)
+		cs[1].PricedAt = cs[0].PricedAt.Add(time.Hour)
+		require.Equal(t, []string{"10.00", "10.00"}, late(cs), "a window dropped before the conversion arrived pays nothing")
+	})
+}
+
 func TestReplayIsCancellable(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -36,15 +37,31 @@ type PreviewConversion struct {
 	PricedPayout, PricedRevenue decimal.Decimal
 	RefundPayout, RefundRevenue decimal.Decimal
 	ManualPayout, ManualRevenue decimal.Decimal
-	// Paid is true once any of its payout lines is in a payout run.
-	Paid bool
+	// Paid is true once any of its payout lines is in a payout run; PaidAt
+	// is when the first such run was made.
+	Paid   bool
+	PaidAt time.Time
 	// Reversed is true for a conversion reversed (or rejected) after it was
-	// priced: its lines are offset and it counts nowhere.
-	Reversed bool
+	// priced: its lines are offset and it counts nowhere. ReversedAt is
+	// when: its reversal lines' time, else its reversal signal's; zero when
+	// neither was written (a conversion of no amount and no customer).
+	Reversed   bool
+	ReversedAt time.Time
+	// Refunds are its partial refunds in the order they were made.
+	Refunds []PreviewRefund
 	// Payout and Revenue are its totals in the ledger now.
 	Payout  decimal.Decimal
 	Revenue decimal.Decimal
 	Data    map[string]string
+}
+
+// PreviewRefund is one partial refund as the preview replays it: when, the
+// sale amount it refunded, and its layer 1–3 lines (negative or zero).
+type PreviewRefund struct {
+	At         time.Time       `json:"at"`
+	SaleAmount decimal.Decimal `json:"sale_amount"`
+	Payout     decimal.Decimal `json:"payout"`
+	Revenue    decimal.Decimal `json:"revenue"`
 }
 
 // PreviewFilter selects the conversions a preview replays: priced ones
@@ -77,7 +94,18 @@ func (s *Store) EachPreviewConversion(ctx context.Context, f PreviewFilter, fn f
 			coalesce(l.priced_payout, 0), coalesce(l.priced_revenue, 0),
 			coalesce(l.refund_payout, 0), coalesce(l.refund_revenue, 0),
 			coalesce(l.manual_payout, 0), coalesce(l.manual_revenue, 0),
-			coalesce(l.paid, false), c.reversed_at IS NOT NULL OR c.status <> 'approved',
+			coalesce(l.paid, false), (SELECT min(pr.created_at) FROM ledger_lines pl JOIN payout_runs pr ON pr.id = pl.payout_run_id
+				WHERE pl.conversion_id = c.id AND pl.kind = 'payout'),
+			c.reversed_at IS NOT NULL OR c.status <> 'approved',
+			CASE WHEN c.reversed_at IS NOT NULL OR c.status <> 'approved' THEN coalesce(c.reversed_at, l.reversed_at,
+				(SELECT min(created_at) FROM lifecycle_signals s WHERE s.conversion_id = c.id AND s.kind = 'reversal')) END,
+			coalesce((SELECT json_agg(json_build_object('at', r.created_at, 'sale_amount', r.sale_amount,
+					'payout', coalesce(rl.payout, 0), 'revenue', coalesce(rl.revenue, 0)) ORDER BY r.created_at, r.id)
+				FROM refunds r
+				LEFT JOIN LATERAL (SELECT sum(amount) FILTER (WHERE kind = 'payout') AS payout,
+						sum(amount) FILTER (WHERE kind = 'revenue') AS revenue
+					FROM ledger_lines WHERE conversion_id = c.id AND reason = 'refund' AND key = 'refund:' || r.id) rl ON true
+				WHERE r.conversion_id = c.id), '[]'),
 			c.payout, c.revenue, c.data
 		FROM conversions c
 		LEFT JOIN LATERAL (SELECT
@@ -87,7 +115,8 @@ func (s *Store) EachPreviewConversion(ctx context.Context, f PreviewFilter, fn f
 				sum(amount) FILTER (WHERE kind = 'revenue' AND reason = 'refund') AS refund_revenue,
 				sum(amount) FILTER (WHERE kind = 'payout' AND reason = 'manual') AS manual_payout,
 				sum(amount) FILTER (WHERE kind = 'revenue' AND reason = 'manual') AS manual_revenue,
-				bool_or(kind = 'payout' AND payout_run_id IS NOT NULL) AS paid
+				bool_or(kind = 'payout' AND payout_run_id IS NOT NULL) AS paid,
+				min(created_at) FILTER (WHERE reason = 'reversal') AS reversed_at
 			FROM ledger_lines WHERE conversion_id = c.id) l ON true
 		WHERE c.priced_at IS NOT NULL AND c.occurred_at >= $1 AND c.occurred_at < $2
 		ORDER BY c.priced_at, c.id LIMIT $3`, f.From, f.To, f.Limit)
@@ -98,13 +127,27 @@ func (s *Store) EachPreviewConversion(ctx context.Context, f PreviewFilter, fn f
 	for rows.Next() {
 		var c PreviewConversion
 		var data map[string]any
+		var paidAt, reversedAt *time.Time
+		var refunds []byte
 		if err := rows.Scan(&c.ID, &c.AdvertiserID, &c.OfferID, &c.PartnerID, &c.Event, &c.UserID, &c.Currency,
 			&c.OccurredAt, &c.PricedAt, &c.SaleAmount, &c.RefundedSale,
 			&c.PricedPayout, &c.PricedRevenue, &c.RefundPayout, &c.RefundRevenue, &c.ManualPayout, &c.ManualRevenue,
-			&c.Paid, &c.Reversed, &c.Payout, &c.Revenue, &data); err != nil {
+			&c.Paid, &paidAt, &c.Reversed, &reversedAt, &refunds, &c.Payout, &c.Revenue, &data); err != nil {
 			return fmt.Errorf("read conversion to preview: %w", err)
 		}
 		c.OccurredAt, c.PricedAt = c.OccurredAt.UTC(), c.PricedAt.UTC()
+		if paidAt != nil {
+			c.PaidAt = paidAt.UTC()
+		}
+		if reversedAt != nil {
+			c.ReversedAt = reversedAt.UTC()
+		}
+		if err := json.Unmarshal(refunds, &c.Refunds); err != nil {
+			return fmt.Errorf("read refunds of conversion %d to preview: %w", c.ID, err)
+		}
+		for i := range c.Refunds {
+			c.Refunds[i].At = c.Refunds[i].At.UTC()
+		}
 		if len(data) > 0 {
 			c.Data = make(map[string]string, len(data))
 			for k, v := range data {
