@@ -98,7 +98,7 @@ func (s *Server) previewCustomerValueRule(w http.ResponseWriter, r *http.Request
 	req.Value = &rule
 	res, err := s.previews.Run(ctx, req, nil)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.writeError(w, r, previewTooLong(r, err))
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
@@ -147,7 +147,7 @@ func (s *Server) previewTieredRule(w http.ResponseWriter, r *http.Request) {
 	req.Tiered = &rule
 	res, err := s.previews.Run(ctx, req, nil)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.writeError(w, r, previewTooLong(r, err))
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
@@ -193,6 +193,15 @@ func (s *Server) draftTieredConflicts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, list[tiered.Conflict]{Items: append([]tiered.Conflict{}, tiered.DraftConflicts(rule, rules, offers)...)})
+}
+
+// previewTooLong turns a preview stopped by previewTimeout, while its
+// client still waits, into a 400 naming what bounds the work.
+func previewTooLong(r *http.Request, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil {
+		return store.Invalid("max_conversions", "the preview ran past its %s limit: narrow from and to, or lower max_conversions", previewTimeout)
+	}
+	return err
 }
 
 // prefixProblems names an invalid input's fields under prefix.
