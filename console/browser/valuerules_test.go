@@ -3,6 +3,8 @@ package browser_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -312,4 +314,233 @@ func TestConsoleBuildsHighValueTrader(t *testing.T) {
 	require.Contains(t, progress, "goal met")
 	require.Contains(t, progress, "outcome given")
 	require.Equal(t, 3, strings.Count(progress, "✓ met"), "all three conditions")
+}
+
+// TestConsoleBuildsThirtyDayRevShare builds seed 000's "30-Day RevShare"
+// override: for one partner on the relevant offer, continuous from each
+// user's first conversion for 30 days, no goal conditions, on all
+// conversions, a custom payout of 10% RevShare. Inside the 30 days that
+// partner's conversions pay 10% of the sale; from the 30th day to the
+// second, on another offer, or for another partner, the offer default.
+func TestConsoleBuildsThirtyDayRevShare(t *testing.T) {
+	t.Parallel()
+	b := setup(t, stack{temporal: true})
+	advID, token := b.advertiser("Acme Broker")
+	offerID := b.offer(advID, "Trading account",
+		offerEvent{Payout: "5.00", Revenue: "8.00"},
+		offerEvent{Event: "deposit", Payout: "1.00", Revenue: "2.00", Repeatable: true})
+	otherOffer := b.offer(advID, "Newsletter", offerEvent{Payout: "4.00", Revenue: "6.00"})
+	star, other := b.partner("Rising Star"), b.partner("Blue Media")
+	b.signIn()
+	b.newValueRule()
+
+	// General: the name, the partner and the offer, a start before the
+	// first conversion; the rule applies on all conversions.
+	b.do(
+		typeIn(byID("rule.name"), "Partner 30-Day RevShare"),
+		chromedp.Click(chromedp.CSS(`input[name="partners_scope"][value="selected"]`)),
+		chromedp.Click(chromedp.CSS(`input[name="rule.partner_ids"][value="`+id(star)+`"]`)),
+		chromedp.Click(chromedp.CSS(`input[name="offers_scope"][value="selected"]`)),
+		chromedp.Click(chromedp.CSS(`input[name="rule.offer_ids"][value="`+id(offerID)+`"]`)),
+		setValue(byID("rule.starts_at"), daysAgo(60)),
+	)
+	require.Equal(t, "all", run(b, chromedp.Value(chromedp.CSS(byID("rule.applies_on")))), "All conversions (base + events)")
+
+	// Timeframe: continuous, from first conversion, 30 days.
+	b.showTab("timeframe")
+	require.True(t, eval[bool](b, `document.querySelector('input[name="cycle_kind"][value="continuous"]').checked`))
+	require.True(t, eval[bool](b, `document.querySelector('input[name="rule.timeframe.anchor"][value="first_conversion"]').checked`))
+	b.do(typeIn(byID("rule.timeframe.duration_days"), "30"))
+
+	// Behavior: no goal conditions; a custom payout of 10% RevShare. On
+	// the builder's default frequency the summary says it would pay on the
+	// first conversion only; the seed's "all that user's activity" is every
+	// conversion.
+	b.showTab("behavior")
+	b.do(
+		chromedp.Click(chromedp.CSS(`input[name="goals"][value="no"]`)),
+		pick(byID("rule.outcome.kind"), "override"),
+		pick(byID("rule.outcome.payout.type"), "revshare"),
+		typeIn(byID("rule.outcome.payout.percent"), "10"),
+	)
+	b.waitSummary("Pays Rising Star 10% RevShare of the sale amount instead of the usual payout on the first such conversion " +
+		"of each customer they refer, within 30 days of their first conversion; on Trading account.")
+	b.do(pick(byID("rule.outcome.frequency"), "every_conversion"))
+	b.waitSummary("Pays Rising Star 10% RevShare of the sale amount instead of the usual payout on every conversion " +
+		"of the customers they refer, within 30 days of their first conversion; on Trading account.")
+	b.showTab("timeframe")
+	b.screenshot("value-rule-timeframe")
+
+	rec := b.saveValueRule()
+	r := rec.Rule
+	require.Equal(t, "Partner 30-Day RevShare", r.Name)
+	require.Equal(t, []int64{star}, r.PartnerIDs, "the specific partner")
+	require.Equal(t, []int64{offerID}, r.OfferIDs, "the relevant offer")
+	require.Empty(t, r.AdvertiserIDs)
+	require.Equal(t, customervalue.AppliesOnAll, r.AppliesOn)
+	require.Equal(t, customervalue.Timeframe{Cycle: customervalue.CycleContinuous, Anchor: customervalue.AnchorFirstConversion, DurationDays: 30}, r.Timeframe)
+	require.Empty(t, r.Conditions, "no goal conditions")
+	o := r.Outcome
+	require.Equal(t, customervalue.EveryConversion, o.Frequency, "all that user's activity")
+	require.Equal(t, customervalue.TriggerInstant, o.Trigger)
+	require.Equal(t, customervalue.KindOverride, o.Kind, "a custom payout")
+	require.Equal(t, customervalue.RateRevShare, o.Payout.Type)
+	require.Equal(t, "10", o.Payout.Percent.String())
+	require.True(t, o.Payout.Amount.IsZero())
+	require.Nil(t, o.RevenueAdjustment)
+
+	// The partner's user converts 40 days ago on a $200 sale, deposits
+	// $300 a second before day 30 and $300 at day 30; another partner's
+	// user and the partner's user on another offer convert too.
+	first := time.Now().UTC().Add(-40 * 24 * time.Hour).Truncate(time.Second)
+	send := func(offer, partner int64, user, order string, at time.Time, amount string) int64 {
+		p := url.Values{"token": {token}, "offer_id": {id(offer)}, "partner_id": {id(partner)}, "user_id": {user},
+			"amount": {amount}, "timestamp": {at.Format(time.RFC3339)}}
+		if order != "" {
+			p.Set("event", "deposit")
+			p.Set("order_id", order)
+		}
+		return b.postback(p)
+	}
+	signup := send(offerID, star, "user-1", "", first, "200")
+	inside := send(offerID, star, "user-1", "d-1", first.Add(30*24*time.Hour-time.Second), "300")
+	outside := send(offerID, star, "user-1", "d-2", first.Add(30*24*time.Hour), "300")
+	otherPartner := send(offerID, other, "user-2", "", first, "200")
+	elsewhere := send(otherOffer, star, "user-3", "", first, "200")
+	settled := b.waitSettled(signup, inside, outside, otherPartner, elsewhere)
+	for cid, want := range map[int64]string{signup: "20", inside: "30", outside: "1", otherPartner: "5", elsewhere: "4"} {
+		require.Equal(t, want, settled[cid].Payout, "conversion %d", cid)
+	}
+
+	// The conversion report shows the same, with the rule on the two
+	// conversions inside the 30 days only.
+	b.do(
+		b.page("/console/conversions"),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-conversion="`+id(elsewhere)+`"]`)),
+	)
+	for cid, want := range map[int64]string{signup: "$20.00", inside: "$30.00", outside: "$1.00", otherPartner: "$5.00", elsewhere: "$4.00"} {
+		require.Equal(t, want, b.text(`tr[data-conversion="`+id(cid)+`"] td.payout`), "conversion %d", cid)
+	}
+	require.ElementsMatch(t, []string{id(signup), id(inside)},
+		eval[[]string](b, `[...document.querySelectorAll("#conversions tbody tr")].filter(tr => tr.innerText.includes("Partner 30-Day RevShare")).map(tr => tr.dataset.conversion)`))
+
+	// The deposit inside the window says why: the override replaced the
+	// offer's $1.00.
+	b.do(
+		chromedp.Click(chromedp.CSS(`tr[data-conversion="`+id(inside)+`"] a`)),
+		chromedp.WaitVisible(chromedp.ID("why")),
+	)
+	require.Equal(t, "$30.00", b.text("#payout"))
+	layer := b.text(`article[data-layer="5"]`)
+	require.Contains(t, layer, "decided the payout")
+	require.Contains(t, layer, "Partner 30-Day RevShare")
+}
+
+// TestConsoleBuildsLevel10 builds seed 000's "iGaming Level-Up" bonus: a
+// number data point Level Reached (parameter level), created from the
+// condition row, and a rule "Level 10 Bonus" paying $25 once per customer
+// when a single level is at least 10, whichever partner sent the user. The
+// seed's outcome "Once per Customer | Custom Payout | Fixed Payout | $ 25"
+// is the $25 it adds on top (its goal: "Pay a $25 bonus"; DESIGN §7):
+// the builder's bonus, a fixed amount.
+func TestConsoleBuildsLevel10(t *testing.T) {
+	t.Parallel()
+	b := setup(t, stack{temporal: true})
+	advID, token := b.advertiser("Lucky Casino")
+	offerID := b.offer(advID, "Install",
+		offerEvent{Payout: "2.00", Revenue: "3.00"},
+		offerEvent{Event: "level_up", Payout: "0.50", Revenue: "1.00", Repeatable: true})
+	arcade, hub := b.partner("Arcade Ads"), b.partner("Game Hub")
+	b.signIn()
+	b.newValueRule()
+	b.do(
+		typeIn(byID("rule.name"), "Level 10 Bonus"),
+		setValue(byID("rule.starts_at"), daysAgo(2)),
+	)
+
+	b.showTab("behavior")
+	b.createDataPointInRow(0, "Level Reached", "level", "number")
+	require.Equal(t, "level", run(b, chromedp.Value(chromedp.CSS(cond(0, "source")))))
+	require.Equal(t, numberOperators, options(b, cond(0, "operator")), "a number data point: number operators at once")
+	b.condition(0, "", "any", "gte", "10")
+	require.Equal(t, "once_per_customer", run(b, chromedp.Value(chromedp.CSS(byID("rule.outcome.frequency")))))
+	require.Equal(t, "bonus", run(b, chromedp.Value(chromedp.CSS(byID("rule.outcome.kind")))))
+	require.Equal(t, "fixed", run(b, chromedp.Value(chromedp.CSS(byID("rule.outcome.payout.type")))))
+	b.do(typeIn(byID("rule.outcome.payout.amount"), "25"))
+	b.waitSummary("Pays a one-time $25.00 bonus to the partner whose referred customer, over their lifetime, has a single Level Reached of at least 10.")
+
+	rec := b.saveValueRule()
+	r := rec.Rule
+	require.Equal(t, "Level 10 Bonus", r.Name)
+	require.Empty(t, r.PartnerIDs, "from any partner")
+	require.Equal(t, []customervalue.Condition{{Source: "level", Type: "number", Aggregation: "any", Operator: "gte", Value: "10"}}, r.Conditions)
+	require.Equal(t, customervalue.OncePerCustomer, r.Outcome.Frequency)
+	require.Equal(t, customervalue.TriggerInstant, r.Outcome.Trigger)
+	require.Equal(t, customervalue.KindBonus, r.Outcome.Kind)
+	require.Equal(t, customervalue.RateFixed, r.Outcome.Payout.Type)
+	require.Equal(t, "25", r.Outcome.Payout.Amount.String())
+	dps, err := b.store.DataPoints(context.Background(), store.DataPointFilter{})
+	require.NoError(t, err)
+	require.Len(t, dps, 1)
+	require.Equal(t, "Level Reached", dps[0].Name)
+	require.Equal(t, "level", dps[0].Identifier)
+	require.Equal(t, store.DataPointNumber, dps[0].Type)
+
+	// A level that is not a number is a bad postback naming the parameter.
+	resp, err := http.Get(b.url + "/postback?" + url.Values{"token": {token}, "offer_id": {id(offerID)}, "partner_id": {id(arcade)},
+		"user_id": {"player-1"}, "level": {"ten"}}.Encode())
+	require.NoError(t, err)
+	raw, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode, "%s", raw)
+	require.Contains(t, string(raw), "level")
+
+	// player-1, sent by Arcade Ads, reaches level 9, then level 10 on a
+	// level-up that Game Hub sent, then 12; player-2 stops at 9.99.
+	start := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	send := func(partner int64, user, order, level string, at time.Duration) int64 {
+		p := url.Values{"token": {token}, "offer_id": {id(offerID)}, "partner_id": {id(partner)}, "user_id": {user},
+			"level": {level}, "timestamp": {start.Add(at).Format(time.RFC3339)}}
+		if order != "" {
+			p.Set("event", "level_up")
+			p.Set("order_id", order)
+		}
+		return b.postback(p)
+	}
+	install := send(arcade, "player-1", "", "1", 0)
+	level9 := send(arcade, "player-1", "p1-9", "9", time.Minute)
+	level10 := send(hub, "player-1", "p1-10", "10", 2*time.Minute)
+	level12 := send(arcade, "player-1", "p1-12", "12", 3*time.Minute)
+	other := send(arcade, "player-2", "", "3", 0)
+	almost := send(arcade, "player-2", "p2-9", "9.99", time.Minute)
+	settled := b.waitSettled(install, level9, level10, level12, other, almost)
+	for cid, want := range map[int64]string{install: "2", level9: "0.5", level10: "25.5", level12: "0.5", other: "2", almost: "0.5"} {
+		require.Equal(t, want, settled[cid].Payout, "conversion %d", cid)
+	}
+	require.Equal(t, hub, settled[level10].PartnerID, "the bonus goes to the partner of the conversion that reached level 10")
+
+	// The conversion report lists the rule on that conversion alone.
+	b.do(
+		b.page("/console/conversions"),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-conversion="`+id(almost)+`"]`)),
+	)
+	require.Equal(t, []string{id(level10)},
+		eval[[]string](b, `[...document.querySelectorAll("#conversions tbody tr")].filter(tr => tr.innerText.includes("Level 10 Bonus")).map(tr => tr.dataset.conversion)`))
+	require.Equal(t, "$25.50", b.text(`tr[data-conversion="`+id(level10)+`"] td.payout`))
+
+	// The Conversion Events Report: the level of each conversion and one
+	// $25.00 bonus line.
+	b.do(
+		b.page("/console/customers"),
+		chromedp.SendKeys(chromedp.ID("user_id"), "player-1"),
+		chromedp.Click(chromedp.ID("show-report")),
+		chromedp.WaitVisible(chromedp.ID("timeline")),
+	)
+	bonuses := eval[[]string](b, `[...document.querySelectorAll("#timeline li[data-conversion]")].flatMap(li =>
+		[...li.querySelectorAll("table.lines tbody tr")].filter(tr => tr.cells[1].innerText.trim() === "bonus").map(tr => li.dataset.conversion + " " + tr.cells[2].innerText.trim()))`)
+	require.Equal(t, []string{id(level10) + " +$25.00"}, bonuses)
+	require.Contains(t, b.text(`#timeline li[data-conversion="`+id(level10)+`"]`), "level = 10")
+	require.Contains(t, b.text(`#timeline li[data-conversion="`+id(level10)+`"]`), "Game Hub")
+	require.Contains(t, b.text("#progress"), "outcome given")
 }
