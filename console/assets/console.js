@@ -77,6 +77,15 @@
     if (tab) showTab(tab.closest("[data-tabs]"), tab.getAttribute("data-tab"));
   });
 
+  // A form that posts itself when it changes (hx-post: the builders'
+  // drafts) keeps its own address: htmx would take the formaction of the
+  // button last clicked while that button has the focus, and a change just
+  // before a click on "Preview" would post the draft as a preview.
+  document.addEventListener("htmx:configRequest", function (e) {
+    var elt = e.detail.elt;
+    if (elt instanceof HTMLFormElement && elt.hasAttribute("hx-post")) e.detail.path = elt.getAttribute("hx-post");
+  });
+
   // Filters: a select with data-autosubmit sends its form when it changes.
   document.addEventListener("change", function (e) {
     if (e.target.matches("select[data-autosubmit]")) e.target.form.requestSubmit();
