@@ -1,0 +1,174 @@
+package browser_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tierwise/tierwise/preview"
+	"github.com/tierwise/tierwise/reports"
+)
+
+// holdConversions keeps every reader of the conversions table waiting, as
+// a long migration or a slow disk would, until the returned release is
+// called: it makes a preview run long enough to be watched and cancelled.
+func (b *testBundle) holdConversions() (release func()) {
+	b.t.Helper()
+	ctx := context.Background()
+	tx, err := b.pool.Begin(ctx)
+	require.NoError(b.t, err)
+	_, err = tx.Exec(ctx, `LOCK TABLE conversions IN ACCESS EXCLUSIVE MODE`)
+	require.NoError(b.t, err)
+	done := false
+	release = func() {
+		if !done {
+			done = true
+			require.NoError(b.t, tx.Rollback(ctx))
+		}
+	}
+	b.t.Cleanup(release)
+	return release
+}
+
+// ledgerLines counts the ledger's lines.
+func (b *testBundle) ledgerLines() int {
+	b.t.Helper()
+	var n int
+	require.NoError(b.t, b.pool.QueryRow(context.Background(), `SELECT count(*) FROM ledger_lines`).Scan(&n))
+	return n
+}
+
+// TestConsoleWhatIfPreview: with five conversions priced at the offer's
+// $10.00 (three of Blue Media's, two of Red Clicks'), a draft Tiered
+// Commission paying 10% more from the third conversion of a month, with
+// retroactive re-pricing, is previewed from the Tiered Commissions editor.
+// The panel shows its progress while the conversions are read, then each
+// partner's and the total difference and example conversions, the same
+// figures as POST /tiered-commissions/preview for the same draft; a
+// preview can be cancelled; nothing is written either way.
+func TestConsoleWhatIfPreview(t *testing.T) {
+	t.Parallel()
+	b := setup(t, stack{temporal: true})
+	advID, token := b.advertiser("Acme Broker")
+	offerID := b.offer(advID, "Sign-up", offerEvent{Payout: "10.00", Revenue: "20.00"})
+	blue, red := b.partner("Blue Media"), b.partner("Red Clicks")
+	var ids []int64
+	for i, partner := range []int64{blue, red, blue, red, blue} {
+		ids = append(ids, b.postback(url.Values{"token": {token}, "offer_id": {id(offerID)}, "partner_id": {id(partner)},
+			"user_id": {"user-" + strconv.Itoa(i)}}))
+	}
+	for cid, c := range b.waitSettled(ids...) {
+		require.Equal(t, "10", c.Payout, "conversion %d at the offer default", cid)
+	}
+	lines := b.ledgerLines()
+
+	// The draft, typed into the editor and not saved.
+	b.signIn()
+	b.do(
+		b.page("/console/tiered-commissions/new"),
+		chromedp.WaitVisible(chromedp.ID("bands")),
+		typeIn(`#general input[name="name"]`, "Volume bonus"),
+		pick("#retro_mode", "enabled"),
+		swapped("insights", chromedp.Click(chromedp.CSS(`input[name="offer_ids"][value="`+id(offerID)+`"]`))),
+		typeIn(`input[name="bands[0].name"]`, "Standard"),
+		typeIn(`input[name="bands[0].bounds[0].max"]`, "2"),
+		swapped("bands", chromedp.Click(chromedp.ID("add-band"))),
+		typeIn(`input[name="bands[1].name"]`, "Pro"),
+		swapped("insights", pick(byID("bands[1].payout.how"), "increase/percent")),
+	)
+	from := run(b, chromedp.Value(chromedp.CSS(byID("preview.from"))))
+	require.Equal(t, time.Now().UTC().Format("2006-01")+"-01", from, "from the first of the month by default")
+	startDate := run(b, chromedp.Value(chromedp.CSS(`input[name="start_date"]`)))
+
+	// The last value typed, the manager clicks Preview: while the
+	// conversions cannot be read yet the panel shows the progress and a
+	// Cancel button; then the result.
+	release := b.holdConversions()
+	b.do(
+		fill(`input[name="bands[1].payout.value"]`, "10"),
+		chromedp.Click(chromedp.ID("run-preview")),
+		chromedp.WaitVisible(chromedp.ID("preview-progress")),
+	)
+	require.Equal(t, "Reading the conversions…", b.text("#preview-progress p"), "not counted yet: no \"0 of 0\"")
+	require.True(t, eval[bool](b, `!!document.querySelector("#preview-progress meter") && !!document.getElementById("cancel-preview")`))
+	release()
+	b.do(chromedp.WaitVisible(chromedp.ID("preview-result")))
+	require.False(t, eval[bool](b, `!!document.getElementById("preview-progress")`), "done: the progress is gone")
+	b.waitInsights("the worked example stays beside the bands", func(s string) bool { return strings.Contains(s, "gets $11.00") })
+
+	// The same draft through the API.
+	var api preview.Result
+	b.adminAPI(http.StatusOK, "POST", "/tiered-commissions/preview", map[string]any{
+		"from": from, "max_conversions": 10000,
+		"rule": map[string]any{"name": "Volume bonus", "active": true, "offer_ids": []int64{offerID}, "applies_to": "base",
+			"start_date": startDate, "period": "monthly", "retro_mode": "enabled",
+			"bands": []map[string]any{
+				{"name": "Standard", "bounds": []map[string]any{{"metric": "conversions", "max": "2"}}},
+				{"name": "Pro", "bounds": []map[string]any{{"metric": "conversions", "min": "2"}},
+					"payout": map[string]any{"action": "increase", "by": "percent", "value": "10"}},
+			}},
+	}, &api)
+	require.Equal(t, 5, api.Conversions)
+	require.Len(t, api.Totals, 1)
+	total := api.Totals[0]
+	require.Equal(t, "3", total.Difference.String(), "Blue Media's three conversions at $11.00")
+
+	// Each partner's row, the total and the headline are the API's figures.
+	want := map[string][]string{}
+	for _, p := range api.Partners {
+		want[id(p.PartnerID)] = []string{p.PartnerName, strconv.Itoa(p.Conversions), strconv.Itoa(p.Changed),
+			reports.Money(p.LedgerPayout, p.Currency), reports.Money(p.PreviewPayout, p.Currency),
+			reports.SignedMoney(p.Difference, p.Currency), reports.SignedMoney(p.DraftEffect, p.Currency)}
+	}
+	require.Len(t, want, 2)
+	require.Equal(t, []string{"Blue Media", "3", "3", "$30.00", "$33.00", "+$3.00", "+$3.00"}, want[id(blue)])
+	require.Equal(t, []string{"Red Clicks", "2", "0", "$20.00", "$20.00", "$0.00", "$0.00"}, want[id(red)], "two conversions: still the first band")
+	got := eval[map[string][]string](b, `Object.fromEntries([...document.querySelectorAll("#preview-partners tbody tr[data-partner]")].map(tr =>
+		[tr.dataset.partner, [...tr.cells].map(td => td.innerText.trim())]))`)
+	require.Equal(t, want, got, "per partner, as the API")
+	require.Equal(t, []string{"Total (USD)", "5", "", reports.Money(total.LedgerPayout, "USD"), reports.Money(total.PreviewPayout, "USD"),
+		reports.SignedMoney(total.Difference, "USD"), reports.SignedMoney(total.DraftEffect, "USD")},
+		eval[[]string](b, `[...document.querySelector("#preview-partners tfoot tr").cells].map(td => td.innerText.trim())`), "the total, as the API")
+	require.Contains(t, b.text("#preview-result .headline"), "over the 5 USD conversions since then, it would have paid "+
+		reports.Money(total.Difference, "USD")+" more ("+reports.Money(total.PreviewPayout, "USD")+" instead of the "+reports.Money(total.LedgerPayout, "USD")+" in the ledger).")
+
+	// The examples are the API's, with their explanation.
+	require.NotEmpty(t, api.Examples)
+	var wantExamples []string
+	for _, e := range api.Examples {
+		wantExamples = append(wantExamples, id(e.ConversionID)+" "+reports.Money(e.LedgerPayout, e.Currency)+" → "+reports.Money(e.PreviewPayout, e.Currency))
+		require.Equal(t, blue, e.PartnerID)
+		item := b.text(`#preview-examples > li[data-conversion="` + id(e.ConversionID) + `"]`)
+		for _, why := range e.Why {
+			require.Contains(t, item, why)
+		}
+		require.Contains(t, item, "Blue Media")
+	}
+	require.Equal(t, wantExamples, eval[[]string](b, `[...document.querySelectorAll("#preview-examples > li")].map(li =>
+		li.dataset.conversion + " " + li.innerText.match(/(\$[\d,.]+) in the ledger → (\$[\d,.]+)/).slice(1).join(" → "))`))
+	b.screenshot("what-if-preview")
+
+	// Cancelled while it reads: the panel says so.
+	release = b.holdConversions()
+	b.do(
+		chromedp.Click(chromedp.ID("run-preview")),
+		chromedp.WaitVisible(chromedp.ID("cancel-preview")),
+		chromedp.Click(chromedp.ID("cancel-preview")),
+		chromedp.WaitVisible(chromedp.ID("preview-cancelled")),
+	)
+	require.Contains(t, b.text("#preview-cancelled"), "Preview cancelled: nothing was written")
+	release()
+
+	// Nothing was written, nor the draft saved.
+	require.Equal(t, lines, b.ledgerLines(), "the ledger is as it was")
+	rules, err := b.store.TieredRules(context.Background(), false)
+	require.NoError(t, err)
+	require.Empty(t, rules)
+}
