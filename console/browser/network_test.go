@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -111,10 +112,12 @@ func (b *testBundle) waitSettled(ids ...int64) map[int64]apiConversion {
 	for _, cid := range ids {
 		var last apiConversion
 		var lastErr error
-		require.Eventually(b.t, func() bool {
+		if !assert.Eventually(b.t, func() bool {
 			last, lastErr = b.conversion(cid)
 			return lastErr == nil && last.Priced && len(last.Pending) == 0
-		}, 30*time.Second, 50*time.Millisecond, "conversion %d did not settle: %+v %v", cid, last, lastErr)
+		}, 30*time.Second, 50*time.Millisecond) {
+			require.FailNowf(b.t, "not settled", "conversion %d: %+v %v", cid, last, lastErr)
+		}
 		out[cid] = last
 	}
 	return out

@@ -2,6 +2,7 @@ package browser_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/tierwise/tierwise/preview"
 	"github.com/tierwise/tierwise/reports"
+	"github.com/tierwise/tierwise/store"
 )
 
 // holdConversions keeps every reader of the conversions table waiting, as
@@ -116,43 +118,14 @@ func TestConsoleWhatIfPreview(t *testing.T) {
 			}},
 	}, &api)
 	require.Equal(t, 5, api.Conversions)
-	require.Len(t, api.Totals, 1)
-	total := api.Totals[0]
-	require.Equal(t, "3", total.Difference.String(), "Blue Media's three conversions at $11.00")
 
-	// Each partner's row, the total and the headline are the API's figures.
-	want := map[string][]string{}
-	for _, p := range api.Partners {
-		want[id(p.PartnerID)] = []string{p.PartnerName, strconv.Itoa(p.Conversions), strconv.Itoa(p.Changed),
-			reports.Money(p.LedgerPayout, p.Currency), reports.Money(p.PreviewPayout, p.Currency),
-			reports.SignedMoney(p.Difference, p.Currency), reports.SignedMoney(p.DraftEffect, p.Currency)}
-	}
-	require.Len(t, want, 2)
-	require.Equal(t, []string{"Blue Media", "3", "3", "$30.00", "$33.00", "+$3.00", "+$3.00"}, want[id(blue)])
-	require.Equal(t, []string{"Red Clicks", "2", "0", "$20.00", "$20.00", "$0.00", "$0.00"}, want[id(red)], "two conversions: still the first band")
-	got := eval[map[string][]string](b, `Object.fromEntries([...document.querySelectorAll("#preview-partners tbody tr[data-partner]")].map(tr =>
-		[tr.dataset.partner, [...tr.cells].map(td => td.innerText.trim())]))`)
-	require.Equal(t, want, got, "per partner, as the API")
-	require.Equal(t, []string{"Total (USD)", "5", "", reports.Money(total.LedgerPayout, "USD"), reports.Money(total.PreviewPayout, "USD"),
-		reports.SignedMoney(total.Difference, "USD"), reports.SignedMoney(total.DraftEffect, "USD")},
-		eval[[]string](b, `[...document.querySelector("#preview-partners tfoot tr").cells].map(td => td.innerText.trim())`), "the total, as the API")
-	require.Contains(t, b.text("#preview-result .headline"), "over the 5 USD conversions since then, it would have paid "+
-		reports.Money(total.Difference, "USD")+" more ("+reports.Money(total.PreviewPayout, "USD")+" instead of the "+reports.Money(total.LedgerPayout, "USD")+" in the ledger).")
-
-	// The examples are the API's, with their explanation.
+	require.Equal(t, []string{"Blue Media", "3", "3", "$30.00", "$33.00", "+$3.00", "+$3.00"}, partnerRow(api, blue))
+	require.Equal(t, []string{"Red Clicks", "2", "0", "$20.00", "$20.00", "$0.00", "$0.00"}, partnerRow(api, red), "two conversions: still the first band")
 	require.NotEmpty(t, api.Examples)
-	var wantExamples []string
 	for _, e := range api.Examples {
-		wantExamples = append(wantExamples, id(e.ConversionID)+" "+reports.Money(e.LedgerPayout, e.Currency)+" → "+reports.Money(e.PreviewPayout, e.Currency))
-		require.Equal(t, blue, e.PartnerID)
-		item := b.text(`#preview-examples > li[data-conversion="` + id(e.ConversionID) + `"]`)
-		for _, why := range e.Why {
-			require.Contains(t, item, why)
-		}
-		require.Contains(t, item, "Blue Media")
+		require.Equal(t, blue, e.PartnerID, "the examples are conversions the draft changes")
 	}
-	require.Equal(t, wantExamples, eval[[]string](b, `[...document.querySelectorAll("#preview-examples > li")].map(li =>
-		li.dataset.conversion + " " + li.innerText.match(/(\$[\d,.]+) in the ledger → (\$[\d,.]+)/).slice(1).join(" → "))`))
+	b.requirePanel(api)
 	b.screenshot("what-if-preview")
 
 	// Cancelled while it reads: the panel says so.
@@ -166,9 +139,91 @@ func TestConsoleWhatIfPreview(t *testing.T) {
 	require.Contains(t, b.text("#preview-cancelled"), "Preview cancelled: nothing was written")
 	release()
 
-	// Nothing was written, nor the draft saved.
+	// The Customer Value builder's panel: a $5 bonus once per customer of
+	// Blue Media's, with no goal conditions.
+	b.newValueRule()
+	b.do(
+		typeIn(byID("rule.name"), "Welcome bonus"),
+		chromedp.Click(chromedp.CSS(`input[name="partners_scope"][value="selected"]`)),
+		chromedp.Click(chromedp.CSS(`input[name="rule.partner_ids"][value="`+id(blue)+`"]`)),
+	)
+	startsAt := run(b, chromedp.Value(chromedp.CSS(byID("rule.starts_at"))))
+	b.showTab("behavior")
+	b.do(
+		chromedp.Click(chromedp.CSS(`input[name="goals"][value="no"]`)),
+		fill(byID("rule.outcome.payout.amount"), "5"),
+		chromedp.Click(chromedp.ID("run-preview")),
+		chromedp.WaitVisible(chromedp.ID("preview-result")),
+	)
+	start, err := time.ParseInLocation("2006-01-02T15:04", startsAt, time.UTC)
+	require.NoError(t, err)
+	api = preview.Result{}
+	b.adminAPI(http.StatusOK, "POST", "/customer-value-rules/preview", map[string]any{
+		"from": from, "max_conversions": 10000,
+		"rule": map[string]any{"name": "Welcome bonus", "partner_ids": []int64{blue}, "applies_on": "all", "starts_at": start.Format(time.RFC3339),
+			"timeframe": map[string]any{"cycle": "continuous", "anchor": "first_conversion"}, "grouping": "all",
+			"outcome": map[string]any{"frequency": "once_per_customer", "trigger": "instant", "kind": "bonus",
+				"payout": map[string]any{"type": "fixed", "amount": "5"}}},
+	}, &api)
+	require.Equal(t, []string{"Blue Media", "3", "3", "$30.00", "$45.00", "+$15.00", "+$15.00"}, partnerRow(api, blue), "$5 for each of the three customers")
+	require.Equal(t, []string{"Red Clicks", "2", "0", "$20.00", "$20.00", "$0.00", "$0.00"}, partnerRow(api, red))
+	b.requirePanel(api)
+	b.waitSummary("Pays a one-time $5.00 bonus to Blue Media for every referred customer's activity over their lifetime.")
+
+	// Nothing was written, nor a draft saved.
 	require.Equal(t, lines, b.ledgerLines(), "the ledger is as it was")
 	rules, err := b.store.TieredRules(context.Background(), false)
 	require.NoError(t, err)
 	require.Empty(t, rules)
+	valueRules, err := b.store.CustomerValueRules(context.Background(), store.CustomerValueRuleFilter{})
+	require.NoError(t, err)
+	require.Empty(t, valueRules)
+}
+
+// partnerRow is a partner's row of a preview's result as the panel words
+// it: name, conversions, changed, ledger, with the rule, difference, of
+// which the rule.
+func partnerRow(res preview.Result, partnerID int64) []string {
+	for _, p := range res.Partners {
+		if p.PartnerID == partnerID {
+			return []string{p.PartnerName, strconv.Itoa(p.Conversions), strconv.Itoa(p.Changed),
+				reports.Money(p.LedgerPayout, p.Currency), reports.Money(p.PreviewPayout, p.Currency),
+				reports.SignedMoney(p.Difference, p.Currency), reports.SignedMoney(p.DraftEffect, p.Currency)}
+		}
+	}
+	return nil
+}
+
+// requirePanel requires the preview panel to show res: each partner's
+// row, the total, the headline, and the example conversions with their
+// explanation.
+func (b *testBundle) requirePanel(res preview.Result) {
+	b.t.Helper()
+	want := map[string][]string{}
+	for _, p := range res.Partners {
+		want[id(p.PartnerID)] = partnerRow(res, p.PartnerID)
+	}
+	got := eval[map[string][]string](b, `Object.fromEntries([...document.querySelectorAll("#preview-partners tbody tr[data-partner]")].map(tr =>
+		[tr.dataset.partner, [...tr.cells].map(td => td.innerText.trim())]))`)
+	require.Equal(b.t, want, got, "per partner, as the API")
+
+	require.Len(b.t, res.Totals, 1, "one currency")
+	total := res.Totals[0]
+	require.Equal(b.t, []string{"Total (" + total.Currency + ")", strconv.Itoa(total.Conversions), "", reports.Money(total.LedgerPayout, total.Currency),
+		reports.Money(total.PreviewPayout, total.Currency), reports.SignedMoney(total.Difference, total.Currency), reports.SignedMoney(total.DraftEffect, total.Currency)},
+		eval[[]string](b, `[...document.querySelector("#preview-partners tfoot tr").cells].map(td => td.innerText.trim())`), "the total, as the API")
+	require.True(b.t, total.Difference.IsPositive(), "the tests' drafts pay more")
+	require.Contains(b.t, b.text("#preview-result .headline"), fmt.Sprintf("over the %d %s conversions since then, it would have paid %s more (%s instead of the %s in the ledger).",
+		total.Conversions, total.Currency, reports.Money(total.Difference, total.Currency), reports.Money(total.PreviewPayout, total.Currency), reports.Money(total.LedgerPayout, total.Currency)))
+
+	var wantExamples []string
+	for _, e := range res.Examples {
+		wantExamples = append(wantExamples, id(e.ConversionID)+" "+reports.Money(e.LedgerPayout, e.Currency)+" → "+reports.Money(e.PreviewPayout, e.Currency))
+		item := b.text(`#preview-examples > li[data-conversion="` + id(e.ConversionID) + `"]`)
+		for _, why := range e.Why {
+			require.Contains(b.t, item, why)
+		}
+	}
+	require.Equal(b.t, wantExamples, eval[[]string](b, `[...document.querySelectorAll("#preview-examples > li")].map(li =>
+		li.dataset.conversion + " " + li.innerText.match(/(\$[\d,.]+) in the ledger → (\$[\d,.]+)/).slice(1).join(" → "))`), "the examples, as the API")
 }

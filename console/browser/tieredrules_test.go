@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -35,11 +36,13 @@ func volumeBands() []map[string]any {
 func (b *testBundle) waitInsights(what string, ok func(insights string) bool) string {
 	b.t.Helper()
 	var got string
-	require.Eventually(b.t, func() bool {
+	if !assert.Eventually(b.t, func() bool {
 		var err error
 		got, err = b.tryText("#insights")
 		return err == nil && ok(got)
-	}, 10*time.Second, 50*time.Millisecond, "%s; the insights read:\n%s", what, got)
+	}, 10*time.Second, 50*time.Millisecond) {
+		require.FailNowf(b.t, what, "the insights read:\n%s", got)
+	}
 	return got
 }
 

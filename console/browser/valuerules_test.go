@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tierwise/tierwise/customervalue"
@@ -106,11 +107,13 @@ func typeIn(css, value string) chromedp.Action[chromedp.Void] {
 func (b *testBundle) waitSummary(want string) {
 	b.t.Helper()
 	var got string
-	require.Eventually(b.t, func() bool {
+	if !assert.Eventually(b.t, func() bool {
 		var err error
 		got, err = b.tryText("#summary")
 		return err == nil && got == want
-	}, 10*time.Second, 50*time.Millisecond, "the summary reads %q, not %q", got, want)
+	}, 10*time.Second, 50*time.Millisecond) {
+		require.FailNowf(b.t, "the summary", "it reads %q, not %q", got, want)
+	}
 }
 
 // tryText is an element's text, or the error of finding it.
