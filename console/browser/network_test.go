@@ -40,6 +40,13 @@ type offerEvent struct {
 // offer creates a public USD offer of the advertiser and returns its id.
 func (b *testBundle) offer(advertiserID int64, name string, events ...offerEvent) int64 {
 	b.t.Helper()
+	return b.offerWith(advertiserID, name, "public", events...)
+}
+
+// offerWith creates a USD offer of the advertiser with a visibility
+// (public, require_approval, private) and returns its id.
+func (b *testBundle) offerWith(advertiserID int64, name, visibility string, events ...offerEvent) int64 {
+	b.t.Helper()
 	var evs []map[string]any
 	for _, e := range events {
 		evs = append(evs, map[string]any{"event": e.Event, "repeatable": e.Repeatable,
@@ -50,7 +57,7 @@ func (b *testBundle) offer(advertiserID int64, name string, events ...offerEvent
 		ID int64 `json:"id"`
 	}
 	b.adminAPI(http.StatusCreated, "POST", "/offers", map[string]any{"advertiser_id": advertiserID, "name": name, "currency": "USD",
-		"visibility": "public", "destination_url": "https://advertiser.example/?click={transaction_id}", "events": evs}, &o)
+		"visibility": visibility, "destination_url": "https://advertiser.example/?click={transaction_id}", "events": evs}, &o)
 	return o.ID
 }
 
