@@ -1,7 +1,6 @@
 package browser_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -128,14 +127,6 @@ func (b *testBundle) waitSettled(ids ...int64) map[int64]apiConversion {
 		out[cid] = last
 	}
 	return out
-}
-
-// try runs browser steps and returns their error instead of failing: for
-// conditions polled with require.Eventually.
-func (b *testBundle) try(steps ...chromedp.Action[chromedp.Void]) error {
-	ctx, cancel := context.WithTimeout(b.tab, stepTimeout)
-	defer cancel()
-	return chromedp.Do(ctx, steps...)
 }
 
 // pick chooses the option of a select as a manager does: the value

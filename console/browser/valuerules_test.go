@@ -116,9 +116,10 @@ func (b *testBundle) waitSummary(want string) {
 	}
 }
 
-// tryText is an element's text, or the error of finding it.
+// tryText is an element's text, or the error of finding it within a
+// moment: for conditions polled with assert.Eventually.
 func (b *testBundle) tryText(css string) (string, error) {
-	ctx, cancel := context.WithTimeout(b.tab, stepTimeout)
+	ctx, cancel := context.WithTimeout(b.tab, 2*time.Second)
 	defer cancel()
 	return chromedp.Run(ctx, chromedp.Text(chromedp.CSS(css)))
 }
