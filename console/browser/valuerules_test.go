@@ -293,7 +293,6 @@ func TestConsoleBuildsHighValueTrader(t *testing.T) {
 	)
 	require.Equal(t, []string{id(completing)}, eval[[]string](b, `[...document.querySelectorAll("#conversions tbody tr[data-conversion]")].map(tr => tr.dataset.conversion)`),
 		"filtered by the rule: the one conversion")
-	b.screenshot("value-rule-conversion-report")
 
 	// The Conversion Events Report: every conversion with its data points,
 	// one bonus line of +$200.00 on the completing one, the goal met and
