@@ -138,16 +138,37 @@ func pick(css, value string) chromedp.Action[chromedp.Void] {
 	)
 }
 
+// quiet waits until the page's htmx traffic has settled: no request in
+// flight, and nothing typed, changed or swapped for a moment. The builders
+// post their draft 150 ms after a change and swap the summary or the
+// worked example above or beside what is clicked next; a click while that
+// moves the page can miss its target. (Not for a page that polls, such as
+// a running preview: it is never quiet.)
+var quiet = chromedp.Poll[chromedp.Void](`(() => {
+	if (!window.twActivity) {
+		window.twActivity = performance.now();
+		const seen = () => { window.twActivity = performance.now(); };
+		["input", "change", "htmx:beforeRequest", "htmx:afterSettle"].forEach(n => document.addEventListener(n, seen, true));
+	}
+	return !document.querySelector(".htmx-request") && performance.now() - window.twActivity > 300;
+})()`, chromedp.WithPollingInterval(25*time.Millisecond))
+
+// click clicks an element of a builder once the page is quiet.
+func click(css string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(quiet, chromedp.Click(chromedp.CSS(css)))
+}
+
 // swapped runs steps that make htmx replace the element with the id, and
-// waits until it is replaced by the server's answer and no request is left
-// in flight: what is typed next is not overwritten by a late answer.
+// waits until it is replaced by the server's answer and the page is quiet
+// again: what is typed or clicked next is not overwritten or moved by a
+// late answer.
 func swapped(elementID string, steps ...chromedp.Action[chromedp.Void]) chromedp.Action[chromedp.Void] {
 	tag := chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.getElementById(%q).twStale = true`, elementID))
-	wait := chromedp.Poll[chromedp.Void](fmt.Sprintf(`(() => {
+	replaced := chromedp.Poll[chromedp.Void](fmt.Sprintf(`(() => {
 		const el = document.getElementById(%q);
-		return !!el && !el.twStale && !document.querySelector(".htmx-request");
+		return !!el && !el.twStale;
 	})()`, elementID), chromedp.WithPollingInterval(20*time.Millisecond))
-	return chromedp.Steps(append(append([]chromedp.Action[chromedp.Void]{tag}, steps...), wait)...)
+	return chromedp.Steps(append(append([]chromedp.Action[chromedp.Void]{quiet, tag}, steps...), replaced, quiet)...)
 }
 
 // byID selects an element by an id that CSS would need to escape

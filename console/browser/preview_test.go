@@ -78,10 +78,10 @@ func TestConsoleWhatIfPreview(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("bands")),
 		typeIn(`#general input[name="name"]`, "Volume bonus"),
 		pick("#retro_mode", "enabled"),
-		swapped("insights", chromedp.Click(chromedp.CSS(`input[name="offer_ids"][value="`+id(offerID)+`"]`))),
+		swapped("insights", click(`input[name="offer_ids"][value="`+id(offerID)+`"]`)),
 		typeIn(`input[name="bands[0].name"]`, "Standard"),
 		typeIn(`input[name="bands[0].bounds[0].max"]`, "2"),
-		swapped("bands", chromedp.Click(chromedp.ID("add-band"))),
+		swapped("bands", click("#add-band")),
 		typeIn(`input[name="bands[1].name"]`, "Pro"),
 		swapped("insights", pick(byID("bands[1].payout.how"), "increase/percent")),
 	)
@@ -95,7 +95,7 @@ func TestConsoleWhatIfPreview(t *testing.T) {
 	release := b.holdConversions()
 	b.do(
 		fill(`input[name="bands[1].payout.value"]`, "10"),
-		chromedp.Click(chromedp.ID("run-preview")),
+		click("#run-preview"),
 		chromedp.WaitVisible(chromedp.ID("preview-progress")),
 	)
 	require.Equal(t, "Reading the conversions…", b.text("#preview-progress p"), "not counted yet: no \"0 of 0\"")
@@ -131,7 +131,7 @@ func TestConsoleWhatIfPreview(t *testing.T) {
 	// Cancelled while it reads: the panel says so.
 	release = b.holdConversions()
 	b.do(
-		chromedp.Click(chromedp.ID("run-preview")),
+		click("#run-preview"),
 		chromedp.WaitVisible(chromedp.ID("cancel-preview")),
 		chromedp.Click(chromedp.ID("cancel-preview")),
 		chromedp.WaitVisible(chromedp.ID("preview-cancelled")),
@@ -144,15 +144,15 @@ func TestConsoleWhatIfPreview(t *testing.T) {
 	b.newValueRule()
 	b.do(
 		typeIn(byID("rule.name"), "Welcome bonus"),
-		chromedp.Click(chromedp.CSS(`input[name="partners_scope"][value="selected"]`)),
-		chromedp.Click(chromedp.CSS(`input[name="rule.partner_ids"][value="`+id(blue)+`"]`)),
+		click(`input[name="partners_scope"][value="selected"]`),
+		click(`input[name="rule.partner_ids"][value="`+id(blue)+`"]`),
 	)
 	startsAt := run(b, chromedp.Value(chromedp.CSS(byID("rule.starts_at"))))
 	b.showTab("behavior")
 	b.do(
-		chromedp.Click(chromedp.CSS(`input[name="goals"][value="no"]`)),
+		click(`input[name="goals"][value="no"]`),
 		fill(byID("rule.outcome.payout.amount"), "5"),
-		chromedp.Click(chromedp.ID("run-preview")),
+		click("#run-preview"),
 		chromedp.WaitVisible(chromedp.ID("preview-result")),
 	)
 	start, err := time.ParseInLocation("2006-01-02T15:04", startsAt, time.UTC)

@@ -67,13 +67,13 @@ func TestConsoleTieredConflictWarning(t *testing.T) {
 	// typed band by band.
 	b.do(
 		b.page("/console/tiered-commissions"),
-		chromedp.Click(chromedp.ID("new-rule")),
+		click("#new-rule"),
 		chromedp.WaitVisible(chromedp.ID("bands")),
 		typeIn(`#general input[name="name"]`, "Volume bonus"),
-		swapped("insights", chromedp.Click(chromedp.CSS(`input[name="offer_ids"][value="`+id(offerID)+`"]`))),
+		swapped("insights", click(`input[name="offer_ids"][value="`+id(offerID)+`"]`)),
 		typeIn(`input[name="bands[0].name"]`, "Standard"),
 		typeIn(`input[name="bands[0].bounds[0].max"]`, "100"),
-		swapped("bands", chromedp.Click(chromedp.ID("add-band"))),
+		swapped("bands", click("#add-band")),
 	)
 	require.Equal(t, "100", run(b, chromedp.Value(chromedp.CSS(`input[name="bands[1].bounds[0].min"]`))), "the new band starts where the last one ends")
 	b.do(
@@ -102,8 +102,8 @@ func TestConsoleTieredConflictWarning(t *testing.T) {
 	// The draft names Blue Media too: both name the partner, and the newer,
 	// the draft, wins.
 	b.do(
-		swapped("insights", chromedp.Click(chromedp.CSS(`input[name="partners_scope"][value="selected"]`))),
-		swapped("insights", chromedp.Click(chromedp.CSS(`input[name="partner_ids"][value="`+id(blue)+`"]`))),
+		swapped("insights", click(`input[name="partners_scope"][value="selected"]`)),
+		swapped("insights", click(`input[name="partner_ids"][value="`+id(blue)+`"]`)),
 	)
 	insights = b.waitInsights("the draft wins once it names the partner", func(s string) bool { return strings.Contains(s, "Wins: this rule") })
 	require.Contains(t, insights, `Overlaps rule `+id(saved)+` "Blue Media boost"`)
@@ -111,8 +111,8 @@ func TestConsoleTieredConflictWarning(t *testing.T) {
 
 	// For Red Clicks alone the rules never meet.
 	b.do(
-		swapped("insights", chromedp.Click(chromedp.CSS(`input[name="partner_ids"][value="`+id(blue)+`"]`))),
-		swapped("insights", chromedp.Click(chromedp.CSS(`input[name="partner_ids"][value="`+id(red)+`"]`))),
+		swapped("insights", click(`input[name="partner_ids"][value="`+id(blue)+`"]`)),
+		swapped("insights", click(`input[name="partner_ids"][value="`+id(red)+`"]`)),
 	)
 	b.waitInsights("no conflict for another partner", func(s string) bool { return strings.Contains(s, "No saved rule overlaps this one.") })
 
@@ -122,8 +122,8 @@ func TestConsoleTieredConflictWarning(t *testing.T) {
 
 	// The link leads to the saved rule.
 	b.do(
-		swapped("insights", chromedp.Click(chromedp.CSS(`input[name="partners_scope"][value="all"]`))),
-		chromedp.Click(chromedp.CSS(`.conflict[data-rule="`+id(saved)+`"] a`)),
+		swapped("insights", click(`input[name="partners_scope"][value="all"]`)),
+		click(`.conflict[data-rule="`+id(saved)+`"] a`),
 		chromedp.WaitVisible(chromedp.CSS(`h1`)),
 	)
 	require.Contains(t, b.text("h1"), "Blue Media boost")

@@ -38,7 +38,7 @@ func (b *testBundle) newValueRule() {
 	b.t.Helper()
 	b.do(
 		b.page("/console/customer-value-rules"),
-		chromedp.Click(chromedp.ID("new-rule")),
+		click("#new-rule"),
 		chromedp.WaitVisible(chromedp.ID("rule-form")),
 	)
 }
@@ -48,7 +48,7 @@ func (b *testBundle) newValueRule() {
 func (b *testBundle) showTab(name string) {
 	b.t.Helper()
 	b.do(
-		chromedp.Click(chromedp.ID("tab-"+name)),
+		click("#tab-"+name),
 		chromedp.WaitVisible(chromedp.ID(name)),
 	)
 	require.Equal(b.t, []string{name}, eval[[]string](b, `[...document.querySelectorAll("[data-panel]")].filter(p => !p.hidden).map(p => p.dataset.panel)`),
@@ -62,12 +62,12 @@ func (b *testBundle) createDataPointInRow(i int, name, identifier, typ string) {
 	b.t.Helper()
 	box := fmt.Sprintf("#cond-%d-new", i)
 	b.do(
-		chromedp.Click(chromedp.CSS(box+" > summary")),
+		click(box+" > summary"),
 		chromedp.WaitVisible(chromedp.CSS(byID(fmt.Sprintf("new_data_point[%d].name", i)))),
 		fill(byID(fmt.Sprintf("new_data_point[%d].name", i)), name),
 		fill(byID(fmt.Sprintf("new_data_point[%d].identifier", i)), identifier),
 		pick(byID(fmt.Sprintf("new_data_point[%d].type", i)), typ),
-		swapped("conditions", chromedp.Click(chromedp.CSS(cond(i, "create")))),
+		swapped("conditions", click(cond(i, "create"))),
 	)
 }
 
@@ -89,7 +89,7 @@ func (b *testBundle) condition(i int, source, aggregation, operator, value strin
 // addCondition adds an empty condition row.
 func (b *testBundle) addCondition() {
 	b.t.Helper()
-	b.do(swapped("conditions", chromedp.Click(chromedp.ID("add-condition"))))
+	b.do(swapped("conditions", click("#add-condition")))
 }
 
 // setValue sets an input's value as a manager's typing would end: the
@@ -128,7 +128,7 @@ func (b *testBundle) tryText(css string) (string, error) {
 func (b *testBundle) saveValueRule() store.CustomerValueRuleRecord {
 	b.t.Helper()
 	b.do(
-		chromedp.Click(chromedp.ID("save-rule")),
+		click("#save-rule"),
 		chromedp.WaitVisible(chromedp.ID("lifecycle")),
 	)
 	m := regexp.MustCompile(`/console/customer-value-rules/(\d+)$`).FindStringSubmatch(run(b, chromedp.Location()))
@@ -341,10 +341,10 @@ func TestConsoleBuildsThirtyDayRevShare(t *testing.T) {
 	// first conversion; the rule applies on all conversions.
 	b.do(
 		typeIn(byID("rule.name"), "Partner 30-Day RevShare"),
-		chromedp.Click(chromedp.CSS(`input[name="partners_scope"][value="selected"]`)),
-		chromedp.Click(chromedp.CSS(`input[name="rule.partner_ids"][value="`+id(star)+`"]`)),
-		chromedp.Click(chromedp.CSS(`input[name="offers_scope"][value="selected"]`)),
-		chromedp.Click(chromedp.CSS(`input[name="rule.offer_ids"][value="`+id(offerID)+`"]`)),
+		click(`input[name="partners_scope"][value="selected"]`),
+		click(`input[name="rule.partner_ids"][value="`+id(star)+`"]`),
+		click(`input[name="offers_scope"][value="selected"]`),
+		click(`input[name="rule.offer_ids"][value="`+id(offerID)+`"]`),
 		setValue(byID("rule.starts_at"), daysAgo(60)),
 	)
 	require.Equal(t, "all", run(b, chromedp.Value(chromedp.CSS(byID("rule.applies_on")))), "All conversions (base + events)")
@@ -361,7 +361,7 @@ func TestConsoleBuildsThirtyDayRevShare(t *testing.T) {
 	// conversion.
 	b.showTab("behavior")
 	b.do(
-		chromedp.Click(chromedp.CSS(`input[name="goals"][value="no"]`)),
+		click(`input[name="goals"][value="no"]`),
 		pick(byID("rule.outcome.kind"), "override"),
 		pick(byID("rule.outcome.payout.type"), "revshare"),
 		typeIn(byID("rule.outcome.payout.percent"), "10"),
