@@ -28,6 +28,13 @@
 //     to the form that made it, and never again.
 //   - Lists page with cursors, 50 rows a page; the choices of a filter or a
 //     picker list up to 500 entries (advertisers, offers, partners, tiers).
+//   - The rule builders' forms post their draft on every change (hx-post
+//     on the form) and swap one part (the summary, the worked example and
+//     conflicts); they pass none of hx-select, hx-target and hx-swap on to
+//     the buttons and panels inside them, and console.js keeps such a form's
+//     own address while a button with a formaction (Preview) has the focus.
+//     The Customer Value builder's tabs show one panel at a time with
+//     JavaScript, every panel without.
 //   - Partner sessions (the partner portal, portal.go) are sessions of
 //     their own kind, signed in with a partner key, in a cookie of their
 //     own limited to PortalPath: a partner session never opens an admin

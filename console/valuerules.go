@@ -139,7 +139,9 @@ func readValueBuilder(values url.Values) *valueBuilder {
 	for _, i := range sortedKeys(rows) {
 		r := rows[i]
 		r.Index = len(b.Conditions)
-		r.NewOpen = r.New != (store.DataPointInput{})
+		// Open when something was typed into it: the type select always
+		// sends its default, which alone is not a data point being made.
+		r.NewOpen = r.New.Name != "" || r.New.Identifier != ""
 		b.Conditions = append(b.Conditions, *r)
 	}
 	for _, k := range sortedKeys(points) {

@@ -50,6 +50,42 @@
     }
   });
 
+  // Tabs: a [data-tabs] block shows the panel of the chosen tab and hides
+  // the others, opening on the first panel with a problem in it. Without
+  // JavaScript every panel shows, one after another.
+  function showTab(tabs, name) {
+    tabs.querySelectorAll("[role=tab][data-tab]").forEach(function (tab) {
+      var on = tab.getAttribute("data-tab") === name;
+      tab.setAttribute("aria-selected", on ? "true" : "false");
+      tab.tabIndex = on ? 0 : -1;
+    });
+    tabs.querySelectorAll("[data-panel]").forEach(function (panel) {
+      panel.hidden = panel.getAttribute("data-panel") !== name;
+    });
+  }
+  document.querySelectorAll("[data-tabs]").forEach(function (tabs) {
+    var panels = tabs.querySelectorAll("[data-panel]");
+    if (!panels.length) return;
+    var open = panels[0];
+    for (var i = 0; i < panels.length; i++) {
+      if (panels[i].querySelector("[aria-invalid=true], .field-error")) { open = panels[i]; break; }
+    }
+    showTab(tabs, open.getAttribute("data-panel"));
+  });
+  document.addEventListener("click", function (e) {
+    var tab = e.target.closest("[data-tabs] [role=tab][data-tab]");
+    if (tab) showTab(tab.closest("[data-tabs]"), tab.getAttribute("data-tab"));
+  });
+
+  // A form that posts itself when it changes (hx-post: the builders'
+  // drafts) keeps its own address: htmx would take the formaction of the
+  // button last clicked while that button has the focus, and a change just
+  // before a click on "Preview" would post the draft as a preview.
+  document.addEventListener("htmx:configRequest", function (e) {
+    var elt = e.detail.elt;
+    if (elt instanceof HTMLFormElement && elt.hasAttribute("hx-post")) e.detail.path = elt.getAttribute("hx-post");
+  });
+
   // Filters: a select with data-autosubmit sends its form when it changes.
   document.addEventListener("change", function (e) {
     if (e.target.matches("select[data-autosubmit]")) e.target.form.requestSubmit();

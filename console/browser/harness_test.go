@@ -166,6 +166,8 @@ func (b *testBundle) screenshot(name string) {
 		dir = b.t.TempDir()
 	}
 	require.NoError(b.t, os.MkdirAll(dir, 0o755))
+	// From the top, so that the sticky navigation is drawn where it sits.
+	b.do(chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`))
 	shot, err := b.capture()
 	require.NoError(b.t, err, "screenshot")
 	path := filepath.Join(dir, name+".png")
@@ -216,17 +218,28 @@ func choose(css, value string) chromedp.Action[chromedp.Void] {
 // postback sends a postback the way an advertiser's server does.
 func (b *testBundle) postback(params url.Values) int64 {
 	b.t.Helper()
+	return b.postbackAnswer(params).ConversionID
+}
+
+// postbackAnswer is tierwise's answer to a postback.
+type postbackAnswer struct {
+	ConversionID int64  `json:"conversion_id"`
+	Duplicate    bool   `json:"duplicate"`
+	Status       string `json:"status"`
+}
+
+// postbackAnswer sends a postback and returns the answer.
+func (b *testBundle) postbackAnswer(params url.Values) postbackAnswer {
+	b.t.Helper()
 	resp, err := http.Get(b.url + "/postback?" + params.Encode())
 	require.NoError(b.t, err)
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	require.NoError(b.t, err)
 	require.Equal(b.t, http.StatusOK, resp.StatusCode, "postback: %s", raw)
-	var body struct {
-		ConversionID int64 `json:"conversion_id"`
-	}
+	var body postbackAnswer
 	require.NoError(b.t, json.Unmarshal(raw, &body))
-	return body.ConversionID
+	return body
 }
 
 // adminAPI sends a JSON request to the API as the admin and decodes the
