@@ -472,7 +472,13 @@ func tieredWhy(r tiered.Rule, e tiered.Explanation) string {
 	return fmt.Sprintf("Tiered Commission %s at %s: the band does not change the payout", ruleName(r.ID, r.Name), r.BandName(e.Band))
 }
 
-func ruleName(id int64, name string) string { return fmt.Sprintf("%d %q", id, name) }
+// ruleName names a rule in an explanation; a draft not saved yet has no id.
+func ruleName(id int64, name string) string {
+	if id == 0 {
+		return fmt.Sprintf("%q (draft)", name)
+	}
+	return fmt.Sprintf("%d %q", id, name)
+}
 
 func signed(d decimal.Decimal) string {
 	if d.IsPositive() {

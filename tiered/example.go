@@ -110,10 +110,10 @@ func inside(b *Band) (Metrics, string, bool) {
 		switch bound.Metric {
 		case MetricConversions:
 			m.Conversions = v.IntPart()
-			words = append(words, v.String()+" conversions")
+			words = append(words, quantity(v, "conversion"))
 		case MetricEventCount:
 			m.EventCount = v.IntPart()
-			words = append(words, v.String()+" events")
+			words = append(words, quantity(v, "event"))
 		case MetricSaleAmount:
 			m.SaleAmount = v
 			words = append(words, v.String()+" in sales")
@@ -174,4 +174,12 @@ func periodWords(p Period) string {
 		return "this quarter"
 	}
 	return "in total"
+}
+
+// quantity is "1 conversion", "150 conversions".
+func quantity(n decimal.Decimal, noun string) string {
+	if n.Equal(decimal.NewFromInt(1)) {
+		return "1 " + noun
+	}
+	return n.String() + " " + noun + "s"
 }

@@ -56,7 +56,7 @@ func TestWorkedExamples(t *testing.T) {
 		ex := r.Examples(in)
 		require.Len(t, ex, 1)
 		require.EqualValues(t, 1, ex[0].Metrics.Conversions)
-		require.Contains(t, ex[0].Sentence, "A partner at 1 conversions in total")
+		require.Contains(t, ex[0].Sentence, "A partner at 1 conversion in total")
 	})
 	t.Run("BandsWithoutBoundsAreLeftOut", func(t *testing.T) {
 		t.Parallel()
