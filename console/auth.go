@@ -134,19 +134,24 @@ const maxFormBytes = 256 << 10
 // and in the form (a sign-in posted from another site has neither).
 func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
 	if _, ok, _ := s.session(r); ok {
-		http.Redirect(w, r, nextPath(r.URL.Query().Get("next")), http.StatusSeeOther)
+		http.Redirect(w, r, safeNext(Path, r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
 	s.renderSignIn(w, r, http.StatusOK, s.view(r, "Sign in", ""))
 }
 
 func (s *Server) renderSignIn(w http.ResponseWriter, r *http.Request, status int, v *view) {
+	s.renderSignInForm(w, r, status, v, Path, "signin")
+}
+
+// renderSignInForm renders a sign-in page whose form goes on to a page
+// under base, with a token of its own in a cookie and in the form.
+func (s *Server) renderSignInForm(w http.ResponseWriter, r *http.Request, status int, v *view, base, page string) {
 	token := store.NewSecret("")
-	http.SetCookie(w, &http.Cookie{Name: signInCookie, Value: token, Path: Path, MaxAge: 3600, HttpOnly: true,
-		Secure: secure(r), SameSite: http.SameSiteStrictMode})
+	setCookie(w, r, http.Cookie{Name: signInCookie, Value: token, Path: Path, MaxAge: 3600})
 	v.CSRF = token
-	v.Data = struct{ Next string }{nextPath(r.FormValue("next"))}
-	s.render(w, r, status, "signin", v)
+	v.Data = struct{ Next string }{safeNext(base, r.FormValue("next"))}
+	s.render(w, r, status, page, v)
 }
 
 // signIn checks an admin key and starts a session.
@@ -183,10 +188,9 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.logger.InfoContext(r.Context(), "console sign-in", "key", key.Name, "api_key_id", key.ID, "session_id", sess.ID)
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: Path, Expires: sess.ExpiresAt, HttpOnly: true,
-		Secure: secure(r), SameSite: http.SameSiteStrictMode})
-	http.SetCookie(w, &http.Cookie{Name: signInCookie, Value: "", Path: Path, MaxAge: -1, HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode})
-	http.Redirect(w, r, nextPath(r.PostFormValue("next")), http.StatusSeeOther)
+	setCookie(w, r, http.Cookie{Name: sessionCookie, Value: token, Path: Path, Expires: sess.ExpiresAt})
+	setCookie(w, r, http.Cookie{Name: signInCookie, Value: "", Path: Path, MaxAge: -1})
+	http.Redirect(w, r, safeNext(Path, r.PostFormValue("next")), http.StatusSeeOther)
 }
 
 // signOut ends the session.
@@ -197,15 +201,23 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: Path, MaxAge: -1, HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode})
+	setCookie(w, r, http.Cookie{Name: sessionCookie, Value: "", Path: Path, MaxAge: -1})
 	http.Redirect(w, r, Path+"/sign-in", http.StatusSeeOther)
 }
 
-// nextPath is where to go after signing in: a path inside the console,
-// never another site.
-func nextPath(next string) string {
-	if strings.HasPrefix(next, Path+"/") && !strings.HasPrefix(next, "//") && !strings.Contains(next, "\\") && !strings.HasPrefix(next, Path+"/sign-") {
+// safeNext is where to go after signing in: next when it is a page under
+// base (the console, or the partner portal) other than a sign-in page,
+// never another site; else base's home.
+func safeNext(base, next string) string {
+	if strings.HasPrefix(next, base+"/") && !strings.HasPrefix(next, "//") && !strings.Contains(next, "\\") && !strings.HasPrefix(next, base+"/sign-") {
 		return next
 	}
-	return Path + "/"
+	return base + "/"
+}
+
+// setCookie sets one of the console's cookies: HttpOnly, SameSite=Strict,
+// and Secure when the request came over TLS. MaxAge -1 deletes it.
+func setCookie(w http.ResponseWriter, r *http.Request, c http.Cookie) {
+	c.HttpOnly, c.Secure, c.SameSite = true, secure(r), http.SameSiteStrictMode
+	http.SetCookie(w, &c)
 }

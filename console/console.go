@@ -259,8 +259,7 @@ func conflictMessage(err error) string {
 // console) and a message for the next page.
 func (s *Server) redirect(w http.ResponseWriter, r *http.Request, path, flash string) {
 	if flash != "" {
-		http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: url.QueryEscape(flash), Path: Path, MaxAge: 60,
-			HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode})
+		setCookie(w, r, http.Cookie{Name: flashCookie, Value: url.QueryEscape(flash), Path: Path, MaxAge: 60})
 	}
 	http.Redirect(w, r, Path+path, http.StatusSeeOther)
 }

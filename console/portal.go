@@ -99,19 +99,14 @@ func (s *Server) requirePartnerSession(next http.Handler) http.Handler {
 
 func (s *Server) portalSignInPage(w http.ResponseWriter, r *http.Request) {
 	if _, ok, _ := s.partnerSession(r); ok {
-		http.Redirect(w, r, portalNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+		http.Redirect(w, r, safeNext(PortalPath, r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
 	s.renderPortalSignIn(w, r, http.StatusOK, s.view(r, "Partner sign-in", ""))
 }
 
 func (s *Server) renderPortalSignIn(w http.ResponseWriter, r *http.Request, status int, v *view) {
-	token := store.NewSecret("")
-	http.SetCookie(w, &http.Cookie{Name: signInCookie, Value: token, Path: Path, MaxAge: 3600, HttpOnly: true,
-		Secure: secure(r), SameSite: http.SameSiteStrictMode})
-	v.CSRF = token
-	v.Data = struct{ Next string }{portalNext(r.FormValue("next"))}
-	s.render(w, r, status, "portal-signin", v)
+	s.renderSignInForm(w, r, status, v, PortalPath, "portal-signin")
 }
 
 // portalSignIn checks a partner key and starts a partner session.
@@ -148,10 +143,9 @@ func (s *Server) portalSignIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.logger.InfoContext(r.Context(), "partner portal sign-in", "partner_id", key.PartnerID, "api_key_id", key.ID, "session_id", sess.ID)
-	http.SetCookie(w, &http.Cookie{Name: portalCookie, Value: token, Path: PortalPath, Expires: sess.ExpiresAt, HttpOnly: true,
-		Secure: secure(r), SameSite: http.SameSiteStrictMode})
-	http.SetCookie(w, &http.Cookie{Name: signInCookie, Value: "", Path: Path, MaxAge: -1, HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode})
-	http.Redirect(w, r, portalNext(r.PostFormValue("next")), http.StatusSeeOther)
+	setCookie(w, r, http.Cookie{Name: portalCookie, Value: token, Path: PortalPath, Expires: sess.ExpiresAt})
+	setCookie(w, r, http.Cookie{Name: signInCookie, Value: "", Path: Path, MaxAge: -1})
+	http.Redirect(w, r, safeNext(PortalPath, r.PostFormValue("next")), http.StatusSeeOther)
 }
 
 func (s *Server) portalSignOut(w http.ResponseWriter, r *http.Request) {
@@ -161,16 +155,8 @@ func (s *Server) portalSignOut(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	http.SetCookie(w, &http.Cookie{Name: portalCookie, Value: "", Path: PortalPath, MaxAge: -1, HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode})
+	setCookie(w, r, http.Cookie{Name: portalCookie, Value: "", Path: PortalPath, MaxAge: -1})
 	http.Redirect(w, r, PortalPath+"/sign-in", http.StatusSeeOther)
-}
-
-// portalNext is where to go after signing in: a page of the portal.
-func portalNext(next string) string {
-	if strings.HasPrefix(next, PortalPath+"/") && !strings.HasPrefix(next, "//") && !strings.Contains(next, "\\") && !strings.HasPrefix(next, PortalPath+"/sign-") {
-		return next
-	}
-	return PortalPath + "/"
 }
 
 // portalView starts a portal page's view with the partner's name.

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -277,11 +278,9 @@ func (s *Server) tieredRules(w http.ResponseWriter, r *http.Request) {
 }
 
 type tieredRuleData struct {
-	B           *tieredBuilder
-	Rule        *tiered.Rule
-	Partners    []store.Partner
-	Offers      []store.Offer
-	Advertisers []store.Advertiser
+	B    *tieredBuilder
+	Rule *tiered.Rule
+	scopeChoices
 	Adjustments []choice
 	Insights    tieredInsights
 	Zone        string
@@ -299,6 +298,27 @@ type tieredInsights struct {
 	Conflicts []conflictView
 }
 
+// scopeChoices are the partners, offers and advertisers a rule's scope is
+// picked from (the first listLimit of each), read once per builder page.
+type scopeChoices struct {
+	Partners    []store.Partner
+	Offers      []store.Offer
+	Advertisers []store.Advertiser
+}
+
+func (s *Server) scopeChoices(ctx context.Context) (scopeChoices, error) {
+	var c scopeChoices
+	var err error
+	if c.Partners, err = s.store.Partners(ctx, store.PartnerFilter{Page: store.Page{Limit: listLimit}}); err != nil {
+		return c, err
+	}
+	if c.Offers, err = s.store.Offers(ctx, store.OfferFilter{Page: store.Page{Limit: listLimit}}); err != nil {
+		return c, err
+	}
+	c.Advertisers, err = s.store.Advertisers(ctx, store.Page{Limit: listLimit})
+	return c, err
+}
+
 type conflictView struct {
 	tiered.Conflict
 	OtherName  string
@@ -309,15 +329,7 @@ func (s *Server) tieredBuilderPage(w http.ResponseWriter, r *http.Request, statu
 	ctx := r.Context()
 	d := tieredRuleData{B: b, Rule: saved, Adjustments: adjustmentChoices, Zone: v.Loc.String(), Kind: "tiered"}
 	var err error
-	if d.Partners, err = s.store.Partners(ctx, store.PartnerFilter{Page: store.Page{Limit: listLimit}}); err != nil {
-		s.errorPage(w, r, err)
-		return
-	}
-	if d.Offers, err = s.store.Offers(ctx, store.OfferFilter{Page: store.Page{Limit: listLimit}}); err != nil {
-		s.errorPage(w, r, err)
-		return
-	}
-	if d.Advertisers, err = s.store.Advertisers(ctx, store.Page{Limit: listLimit}); err != nil {
+	if d.scopeChoices, err = s.scopeChoices(ctx); err != nil {
 		s.errorPage(w, r, err)
 		return
 	}

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -401,7 +402,12 @@ func (s *Server) valueRules(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, err)
 		return
 	}
-	names, err := s.summaryNames(r, nil)
+	scope, err := s.scopeChoices(r.Context())
+	if err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
+	names, err := s.summaryNames(r.Context(), scope, nil)
 	if err != nil {
 		s.errorPage(w, r, err)
 		return
@@ -416,10 +422,9 @@ func (s *Server) valueRules(w http.ResponseWriter, r *http.Request) {
 }
 
 // summaryNames are the names a rule's summary uses: every data point (and
-// those the form creates), partner, offer and advertiser, and the
-// network's currency.
-func (s *Server) summaryNames(r *http.Request, pending []store.DataPointInput) (customervalue.Names, error) {
-	ctx := r.Context()
+// those the form creates), the scope's partners, offers and advertisers,
+// and the network's currency.
+func (s *Server) summaryNames(ctx context.Context, scope scopeChoices, pending []store.DataPointInput) (customervalue.Names, error) {
 	n := customervalue.Names{Partners: map[int64]string{}, Offers: map[int64]string{}, Advertisers: map[int64]string{}}
 	var err error
 	if n.DataPoints, err = s.store.DataPointNames(ctx); err != nil {
@@ -430,25 +435,13 @@ func (s *Server) summaryNames(r *http.Request, pending []store.DataPointInput) (
 			n.DataPoints[dp.Identifier] = dp.Name
 		}
 	}
-	ps, err := s.store.Partners(ctx, store.PartnerFilter{Page: store.Page{Limit: listLimit}})
-	if err != nil {
-		return n, err
-	}
-	for _, p := range ps {
+	for _, p := range scope.Partners {
 		n.Partners[p.ID] = p.Name
 	}
-	os, err := s.store.Offers(ctx, store.OfferFilter{Page: store.Page{Limit: listLimit}})
-	if err != nil {
-		return n, err
-	}
-	for _, o := range os {
+	for _, o := range scope.Offers {
 		n.Offers[o.ID] = o.Name
 	}
-	as, err := s.store.Advertisers(ctx, store.Page{Limit: listLimit})
-	if err != nil {
-		return n, err
-	}
-	for _, a := range as {
+	for _, a := range scope.Advertisers {
 		n.Advertisers[a.ID] = a.Name
 	}
 	network, err := s.store.Network(ctx)
@@ -465,11 +458,9 @@ type valueRuleData struct {
 	Rule *store.CustomerValueRuleRecord
 	// Lifecycle is the saved rule's now; Locked whether its goals and cycle
 	// settings are locked (it has run), LockedSince since when it runs.
-	Lifecycle   string
-	Locked      bool
-	Partners    []store.Partner
-	Offers      []store.Offer
-	Advertisers []store.Advertiser
+	Lifecycle string
+	Locked    bool
+	scopeChoices
 	// Sources are the condition sources: the data points, those the form
 	// creates, and the built-in metrics.
 	Sources      []sourceChoice
@@ -523,15 +514,7 @@ func (s *Server) valueBuilderPage(w http.ResponseWriter, r *http.Request, status
 	ctx := r.Context()
 	d := valueRuleData{B: b, Rule: rec, Aggregations: aggregationChoices, Zone: v.Loc.String(), Kind: "value"}
 	var err error
-	if d.Partners, err = s.store.Partners(ctx, store.PartnerFilter{Page: store.Page{Limit: listLimit}}); err != nil {
-		s.errorPage(w, r, err)
-		return
-	}
-	if d.Offers, err = s.store.Offers(ctx, store.OfferFilter{Page: store.Page{Limit: listLimit}}); err != nil {
-		s.errorPage(w, r, err)
-		return
-	}
-	if d.Advertisers, err = s.store.Advertisers(ctx, store.Page{Limit: listLimit}); err != nil {
+	if d.scopeChoices, err = s.scopeChoices(ctx); err != nil {
 		s.errorPage(w, r, err)
 		return
 	}
@@ -571,7 +554,7 @@ func (s *Server) valueBuilderPage(w http.ResponseWriter, r *http.Request, status
 	}
 	f := &form{values: url.Values{}}
 	in := b.input(f, v.Loc)
-	names, err := s.summaryNames(r, b.DataPoints)
+	names, err := s.summaryNames(ctx, d.scopeChoices, b.DataPoints)
 	if err != nil {
 		s.errorPage(w, r, err)
 		return

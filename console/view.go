@@ -70,7 +70,7 @@ func (v *view) withFlash(w http.ResponseWriter, r *http.Request) *view {
 	if msg, err := url.QueryUnescape(c.Value); err == nil {
 		v.Flash = msg
 	}
-	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: "", Path: Path, MaxAge: -1, HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode})
+	setCookie(w, r, http.Cookie{Name: flashCookie, Value: "", Path: Path, MaxAge: -1})
 	return v
 }
 
