@@ -75,10 +75,7 @@ func (s *Server) previewCustomerValueRule(w http.ResponseWriter, r *http.Request
 	case body.Rule == nil && body.RuleID == 0:
 		err = store.Invalid("rule", "is required: a draft rule, or the rule_id of a saved one")
 	case body.Rule == nil:
-		rule, err = s.store.CustomerValueRule(ctx, body.RuleID)
-		if errors.Is(err, store.ErrNotFound) {
-			err = store.Invalid("rule_id", "no customer value rule %d", body.RuleID)
-		}
+		rule, err = s.savedValueRule(ctx, body.RuleID)
 	default:
 		active := true
 		rule, err = s.store.ValidateCustomerValueRule(ctx, store.CustomerValueRuleInput{Rule: body.Rule.Rule, Active: &active, DataPoints: body.DataPoints})
@@ -86,9 +83,7 @@ func (s *Server) previewCustomerValueRule(w http.ResponseWriter, r *http.Request
 		if err == nil && body.RuleID != 0 {
 			// An edit of a saved rule: it must exist, as its creation time
 			// decides the draft's priority.
-			if _, err = s.store.CustomerValueRule(ctx, body.RuleID); errors.Is(err, store.ErrNotFound) {
-				err = store.Invalid("rule_id", "no customer value rule %d", body.RuleID)
-			}
+			_, err = s.savedValueRule(ctx, body.RuleID)
 		}
 	}
 	if err != nil {
@@ -96,12 +91,7 @@ func (s *Server) previewCustomerValueRule(w http.ResponseWriter, r *http.Request
 		return
 	}
 	req.Value = &rule
-	res, err := s.previews.Run(ctx, req, nil)
-	if err != nil {
-		s.writeError(w, r, previewTooLong(r, err))
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
+	s.runPreview(ctx, w, r, req)
 }
 
 // previewTieredRule replays the stored conversions with a draft Tiered
@@ -124,10 +114,7 @@ func (s *Server) previewTieredRule(w http.ResponseWriter, r *http.Request) {
 	case body.Rule == nil && body.RuleID == 0:
 		err = store.Invalid("rule", "is required: a draft rule, or the rule_id of a saved one")
 	case body.Rule == nil:
-		rule, err = s.store.TieredRule(ctx, body.RuleID)
-		if errors.Is(err, store.ErrNotFound) {
-			err = store.Invalid("rule_id", "no tiered commission %d", body.RuleID)
-		}
+		rule, err = s.savedTieredRule(ctx, body.RuleID)
 	default:
 		rule = body.Rule.Rule
 		rule.ID = body.RuleID
@@ -135,9 +122,7 @@ func (s *Server) previewTieredRule(w http.ResponseWriter, r *http.Request) {
 		if err == nil && body.RuleID != 0 {
 			// An edit of a saved rule: it must exist, as its creation time
 			// decides the draft's priority.
-			if _, err = s.store.TieredRule(ctx, body.RuleID); errors.Is(err, store.ErrNotFound) {
-				err = store.Invalid("rule_id", "no tiered commission %d", body.RuleID)
-			}
+			_, err = s.savedTieredRule(ctx, body.RuleID)
 		}
 	}
 	if err != nil {
@@ -145,12 +130,7 @@ func (s *Server) previewTieredRule(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req.Tiered = &rule
-	res, err := s.previews.Run(ctx, req, nil)
-	if err != nil {
-		s.writeError(w, r, previewTooLong(r, err))
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
+	s.runPreview(ctx, w, r, req)
 }
 
 // draftTieredConflicts lists the active rules a draft rule would conflict
@@ -172,10 +152,7 @@ func (s *Server) draftTieredConflicts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if rule.ID != 0 {
-		saved, err := s.store.TieredRule(r.Context(), rule.ID)
-		if errors.Is(err, store.ErrNotFound) {
-			err = store.Invalid("rule_id", "no tiered commission %d", rule.ID)
-		}
+		saved, err := s.savedTieredRule(r.Context(), rule.ID)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -193,6 +170,36 @@ func (s *Server) draftTieredConflicts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, list[tiered.Conflict]{Items: append([]tiered.Conflict{}, tiered.DraftConflicts(rule, rules, offers)...)})
+}
+
+// savedValueRule is the saved Customer Value rule a preview names, or a
+// 400 naming rule_id.
+func (s *Server) savedValueRule(ctx context.Context, id int64) (customervalue.Rule, error) {
+	rule, err := s.store.CustomerValueRule(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		err = store.Invalid("rule_id", "no customer value rule %d", id)
+	}
+	return rule, err
+}
+
+// savedTieredRule is the saved tiered rule a preview or a draft names, or a
+// 400 naming rule_id.
+func (s *Server) savedTieredRule(ctx context.Context, id int64) (tiered.Rule, error) {
+	rule, err := s.store.TieredRule(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		err = store.Invalid("rule_id", "no tiered commission %d", id)
+	}
+	return rule, err
+}
+
+// runPreview runs a checked preview request and answers with its result.
+func (s *Server) runPreview(ctx context.Context, w http.ResponseWriter, r *http.Request, req preview.Request) {
+	res, err := s.previews.Run(ctx, req, nil)
+	if err != nil {
+		s.writeError(w, r, previewTooLong(r, err))
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
 }
 
 // previewTooLong turns a preview stopped by previewTimeout, while its
