@@ -45,7 +45,16 @@ func secure(r *http.Request) bool {
 // session of a key that still works (a stored key not revoked, a configured
 // key still configured).
 func (s *Server) session(r *http.Request) (store.Session, bool, error) {
-	c, err := r.Cookie(sessionCookie)
+	sess, ok, err := s.sessionIn(r, sessionCookie)
+	if !ok || sess.Kind != store.KeyAdmin || (sess.APIKeyID == 0 && !s.keyHashes[sess.KeyHash]) {
+		return store.Session{}, false, err
+	}
+	return sess, true, nil
+}
+
+// sessionIn is the unexpired session the named cookie holds, of any kind.
+func (s *Server) sessionIn(r *http.Request, cookie string) (store.Session, bool, error) {
+	c, err := r.Cookie(cookie)
 	if err != nil || c.Value == "" {
 		return store.Session{}, false, nil
 	}
@@ -56,9 +65,6 @@ func (s *Server) session(r *http.Request) (store.Session, bool, error) {
 	if err != nil {
 		return store.Session{}, false, err
 	}
-	if sess.Kind != store.KeyAdmin || (sess.APIKeyID == 0 && !s.keyHashes[sess.KeyHash]) {
-		return store.Session{}, false, nil
-	}
 	return sess, true, nil
 }
 
@@ -66,32 +72,42 @@ func (s *Server) session(r *http.Request) (store.Session, bool, error) {
 // the sign-in page (an htmx request is told to go there; a form post is
 // refused).
 func (s *Server) requireSession(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sess, ok, err := s.session(r)
-		if err != nil {
-			s.errorPage(w, r, err)
-			return
-		}
-		if ok {
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKey, sess)))
-			return
-		}
-		signIn := Path + "/sign-in?next=" + url.QueryEscape(r.URL.RequestURI())
-		switch {
-		case r.Header.Get("HX-Request") != "":
-			w.Header().Set("HX-Redirect", signIn)
-			w.WriteHeader(http.StatusUnauthorized)
-		case r.Method == http.MethodGet || r.Method == http.MethodHead:
-			http.Redirect(w, r, signIn, http.StatusSeeOther)
-		default:
-			v := s.view(r, "Signed out", "")
-			v.Data = struct {
-				Status  int
-				Message string
-			}{http.StatusUnauthorized, "You are signed out, so nothing was saved. Sign in and send the form again."}
-			s.render(w, r, http.StatusUnauthorized, "error", v)
-		}
-	})
+	return s.requireSessionOf(s.session, Path, "You are signed out, so nothing was saved. Sign in and send the form again.")(next)
+}
+
+// requireSessionOf lets the requests that find says are signed in through,
+// with their session in the context, and sends the others to base's
+// sign-in page: an htmx request is told to go there, a GET is redirected
+// there, and any other request is refused with signedOut.
+func (s *Server) requireSessionOf(find func(*http.Request) (store.Session, bool, error), base, signedOut string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			sess, ok, err := find(r)
+			if err != nil {
+				s.errorPage(w, r, err)
+				return
+			}
+			if ok {
+				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKey, sess)))
+				return
+			}
+			signIn := base + "/sign-in?next=" + url.QueryEscape(r.URL.RequestURI())
+			switch {
+			case r.Header.Get("HX-Request") != "":
+				w.Header().Set("HX-Redirect", signIn)
+				w.WriteHeader(http.StatusUnauthorized)
+			case r.Method == http.MethodGet || r.Method == http.MethodHead:
+				http.Redirect(w, r, signIn, http.StatusSeeOther)
+			default:
+				v := s.view(r, "Signed out", "")
+				v.Data = struct {
+					Status  int
+					Message string
+				}{http.StatusUnauthorized, signedOut}
+				s.render(w, r, http.StatusUnauthorized, "error", v)
+			}
+		})
+	}
 }
 
 // checkCSRF refuses a state-changing request that does not carry the
@@ -182,27 +198,39 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.renderSignIn(w, r, http.StatusUnauthorized, v)
 		return
 	}
+	s.startSession(w, r, key, secret, sessionCookie, Path, "console sign-in", "key", key.Name)
+}
+
+// startSession signs key in: a new session in cookie, limited to base, the
+// sign-in form's token cleared, and on to the form's next page under base.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, key store.APIKey, secret, cookie, base, msg string, attrs ...any) {
 	sess, token, err := s.store.CreateSession(r.Context(), store.NewSession{Key: key, KeyHash: store.HashSecret(secret), TTL: s.ttl})
 	if err != nil {
 		s.errorPage(w, r, err)
 		return
 	}
-	s.logger.InfoContext(r.Context(), "console sign-in", "key", key.Name, "api_key_id", key.ID, "session_id", sess.ID)
-	setCookie(w, r, http.Cookie{Name: sessionCookie, Value: token, Path: Path, Expires: sess.ExpiresAt})
+	s.logger.InfoContext(r.Context(), msg, append(attrs, "api_key_id", key.ID, "session_id", sess.ID)...)
+	setCookie(w, r, http.Cookie{Name: cookie, Value: token, Path: base, Expires: sess.ExpiresAt})
 	setCookie(w, r, http.Cookie{Name: signInCookie, Value: "", Path: Path, MaxAge: -1})
-	http.Redirect(w, r, safeNext(Path, r.PostFormValue("next")), http.StatusSeeOther)
+	http.Redirect(w, r, safeNext(base, r.PostFormValue("next")), http.StatusSeeOther)
 }
 
 // signOut ends the session.
 func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
-	if c, err := r.Cookie(sessionCookie); err == nil {
+	s.endSession(w, r, sessionCookie, Path)
+}
+
+// endSession ends the session the cookie holds, deletes the cookie and
+// goes to base's sign-in page.
+func (s *Server) endSession(w http.ResponseWriter, r *http.Request, cookie, base string) {
+	if c, err := r.Cookie(cookie); err == nil {
 		if err := s.store.DeleteSession(r.Context(), c.Value); err != nil {
 			s.errorPage(w, r, err)
 			return
 		}
 	}
-	setCookie(w, r, http.Cookie{Name: sessionCookie, Value: "", Path: Path, MaxAge: -1})
-	http.Redirect(w, r, Path+"/sign-in", http.StatusSeeOther)
+	setCookie(w, r, http.Cookie{Name: cookie, Value: "", Path: base, MaxAge: -1})
+	http.Redirect(w, r, base+"/sign-in", http.StatusSeeOther)
 }
 
 // safeNext is where to go after signing in: next when it is a page under

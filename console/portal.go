@@ -1,12 +1,10 @@
 package console
 
 import (
-	"context"
 	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -49,19 +47,9 @@ func (s *Server) portalRoutes(r chi.Router) {
 
 // partnerSession finds the request's valid partner session.
 func (s *Server) partnerSession(r *http.Request) (store.Session, bool, error) {
-	c, err := r.Cookie(portalCookie)
-	if err != nil || c.Value == "" {
-		return store.Session{}, false, nil
-	}
-	sess, err := s.store.SessionBySecret(r.Context(), c.Value)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Session{}, false, nil
-	}
-	if err != nil {
+	sess, ok, err := s.sessionIn(r, portalCookie)
+	if !ok || sess.Kind != store.KeyPartner || sess.PartnerID == 0 {
 		return store.Session{}, false, err
-	}
-	if sess.Kind != store.KeyPartner || sess.PartnerID == 0 {
-		return store.Session{}, false, nil
 	}
 	return sess, true, nil
 }
@@ -69,32 +57,7 @@ func (s *Server) partnerSession(r *http.Request) (store.Session, bool, error) {
 // requirePartnerSession lets signed-in partners through and sends everyone
 // else, admins included, to the portal's sign-in.
 func (s *Server) requirePartnerSession(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sess, ok, err := s.partnerSession(r)
-		if err != nil {
-			s.errorPage(w, r, err)
-			return
-		}
-		if ok {
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKey, sess)))
-			return
-		}
-		signIn := PortalPath + "/sign-in?next=" + url.QueryEscape(r.URL.RequestURI())
-		switch {
-		case r.Header.Get("HX-Request") != "":
-			w.Header().Set("HX-Redirect", signIn)
-			w.WriteHeader(http.StatusUnauthorized)
-		case r.Method == http.MethodGet || r.Method == http.MethodHead:
-			http.Redirect(w, r, signIn, http.StatusSeeOther)
-		default:
-			v := s.view(r, "Signed out", "")
-			v.Data = struct {
-				Status  int
-				Message string
-			}{http.StatusUnauthorized, "You are signed out, so nothing was sent. Sign in with your partner key and try again."}
-			s.render(w, r, http.StatusUnauthorized, "error", v)
-		}
-	})
+	return s.requireSessionOf(s.partnerSession, PortalPath, "You are signed out, so nothing was sent. Sign in with your partner key and try again.")(next)
 }
 
 func (s *Server) portalSignInPage(w http.ResponseWriter, r *http.Request) {
@@ -137,26 +100,11 @@ func (s *Server) portalSignIn(w http.ResponseWriter, r *http.Request) {
 		s.renderPortalSignIn(w, r, http.StatusUnauthorized, v)
 		return
 	}
-	sess, token, err := s.store.CreateSession(r.Context(), store.NewSession{Key: key, KeyHash: store.HashSecret(secret), TTL: s.ttl})
-	if err != nil {
-		s.errorPage(w, r, err)
-		return
-	}
-	s.logger.InfoContext(r.Context(), "partner portal sign-in", "partner_id", key.PartnerID, "api_key_id", key.ID, "session_id", sess.ID)
-	setCookie(w, r, http.Cookie{Name: portalCookie, Value: token, Path: PortalPath, Expires: sess.ExpiresAt})
-	setCookie(w, r, http.Cookie{Name: signInCookie, Value: "", Path: Path, MaxAge: -1})
-	http.Redirect(w, r, safeNext(PortalPath, r.PostFormValue("next")), http.StatusSeeOther)
+	s.startSession(w, r, key, secret, portalCookie, PortalPath, "partner portal sign-in", "partner_id", key.PartnerID)
 }
 
 func (s *Server) portalSignOut(w http.ResponseWriter, r *http.Request) {
-	if c, err := r.Cookie(portalCookie); err == nil {
-		if err := s.store.DeleteSession(r.Context(), c.Value); err != nil {
-			s.errorPage(w, r, err)
-			return
-		}
-	}
-	setCookie(w, r, http.Cookie{Name: portalCookie, Value: "", Path: PortalPath, MaxAge: -1})
-	http.Redirect(w, r, PortalPath+"/sign-in", http.StatusSeeOther)
+	s.endSession(w, r, portalCookie, PortalPath)
 }
 
 // portalView starts a portal page's view with the partner's name.
