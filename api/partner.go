@@ -19,13 +19,8 @@ func (s *Server) partnerConversions(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	loc, err := s.store.NetworkTimeZone(r.Context())
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	q := r.URL.Query()
-	from, to, err := reports.ParseRange(q.Get("from"), q.Get("to"), loc)
+	from, to, err := s.parseRange(r.Context(), q.Get("from"), q.Get("to"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -61,13 +56,8 @@ func (s *Server) partnerConversion(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) partnerEarnings(w http.ResponseWriter, r *http.Request) {
-	loc, err := s.store.NetworkTimeZone(r.Context())
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	q := r.URL.Query()
-	from, to, err := reports.ParseRange(q.Get("from"), q.Get("to"), loc)
+	from, to, err := s.parseRange(r.Context(), q.Get("from"), q.Get("to"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -8,7 +8,6 @@ import (
 
 	"github.com/tierwise/tierwise/customervalue"
 	"github.com/tierwise/tierwise/preview"
-	"github.com/tierwise/tierwise/reports"
 	"github.com/tierwise/tierwise/store"
 	"github.com/tierwise/tierwise/tiered"
 )
@@ -44,11 +43,7 @@ type tieredPreviewBody struct {
 }
 
 func (s *Server) previewRequest(ctx context.Context, w previewWindow) (preview.Request, error) {
-	loc, err := s.store.NetworkTimeZone(ctx)
-	if err != nil {
-		return preview.Request{}, err
-	}
-	from, to, err := reports.ParseRange(w.From, w.To, loc)
+	from, to, err := s.parseRange(ctx, w.From, w.To)
 	if err != nil {
 		return preview.Request{}, err
 	}

@@ -1,15 +1,18 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/tierwise/tierwise/limits"
+	"github.com/tierwise/tierwise/reports"
 	"github.com/tierwise/tierwise/store"
 )
 
@@ -143,4 +146,14 @@ func pathID(r *http.Request, name string) (int64, error) {
 		return 0, store.Invalid(name, "must be a positive integer, got %q", v)
 	}
 	return n, nil
+}
+
+// parseRange reads a from–to range (reports.ParseRange) in the network's
+// zone.
+func (s *Server) parseRange(ctx context.Context, from, to string) (time.Time, time.Time, error) {
+	loc, err := s.store.NetworkTimeZone(ctx)
+	if err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	return reports.ParseRange(from, to, loc)
 }
